@@ -1,0 +1,212 @@
+"""Prediction of whole images with a model: axes, normalisation, planes of a stack, and the output kind.
+
+:func:`predict_image` is what the command line and the napari widget call. It works on any array with axis
+letters (``'YX'``, ``'ZYX'``, ``'TZYX'``, ``'CYX'``, ``'YXS'`` for RGB...): the model's spatial axes are
+predicted with the exact overlap-tile engine, the remaining axes (time, or Z for a 2D model) plane by plane.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from napari_tiled_unet.model import UNet
+from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.postprocess import instances_from_probabilities, semantic_instances
+from napari_tiled_unet.predict import CancelLike, ProgressCallback, plan_tiles, predict_tiled
+
+OutputKind = Literal["labels", "instances", "probabilities"]
+OUTPUT_KINDS: tuple[str, ...] = ("labels", "instances", "probabilities")
+CHANNEL_LETTERS = "CS"
+
+
+def _leading_axes(count: int, dims: int) -> str:
+    """Names for axes before the channel and spatial ones: a 2D model's stack is Z (then T), a 3D model's is T."""
+    if count == 0:
+        return ""
+    names = "TZ" if dims == 2 else "T"
+    if count <= len(names):
+        return names[-count:]
+    return "Q" * (count - len(names)) + names
+
+
+def default_axes(shape: Sequence[int], dims: int, in_channels: int) -> str:
+    """Guess axis letters for a bare array: trailing spatial axes, and a channel axis where one matches.
+
+    A last axis of 3 or 4 matching the model's channels is RGB(A) (``'S'``); otherwise the axis just before
+    the spatial ones is the channel axis when its size matches a multi-channel model.
+    """
+    spatial = "ZYX"[-dims:]
+    extra = len(shape) - dims
+    if extra < 0:
+        raise ValueError(f"image of shape {tuple(shape)} has fewer axes than a {dims}D model needs")
+    if in_channels > 1 and extra >= 1:
+        if shape[-1] == in_channels and in_channels in (3, 4):
+            return _leading_axes(extra - 1, dims) + spatial + "S"
+        if shape[-dims - 1] == in_channels:
+            return _leading_axes(extra - 1, dims) + "C" + spatial
+    return _leading_axes(extra, dims) + spatial
+
+
+def check_axes(axes: str, shape: Sequence[int], dims: int) -> None:
+    """Raise ValueError unless ``axes`` names every axis of ``shape`` once and ends in the model's spatial axes."""
+    if len(axes) != len(shape):
+        raise ValueError(f"axes {axes!r} name {len(axes)} axes but the image has {len(shape)} {tuple(shape)}")
+    if len(set(axes.replace("Q", ""))) != len(axes.replace("Q", "")):
+        raise ValueError(f"axes {axes!r} repeat a letter: name each axis once")
+    spatial = [a for a in axes if a not in CHANNEL_LETTERS]
+    if len(spatial) < dims:
+        raise ValueError(f"image with axes {axes!r} has fewer than {dims} spatial axes for a {dims}D model")
+    if sum(a in CHANNEL_LETTERS for a in axes) > 1:
+        raise ValueError(f"image with axes {axes!r} has two channel axes: merge them into one")
+
+
+def _to_planes(image: Any, axes: str, dims: int) -> tuple[Any, str, tuple[int, ...]]:
+    """Reorder to (*loop axes, C, *spatial) and return the loop shape; a missing channel axis becomes size 1."""
+    check_axes(axes, image.shape, dims)
+    if not any(a in CHANNEL_LETTERS for a in axes):
+        image = image[None]
+        axes = "C" + axes
+    channel = next(i for i, a in enumerate(axes) if a in CHANNEL_LETTERS)
+    others = [i for i in range(len(axes)) if i != channel]
+    spatial = others[-dims:]
+    loop = others[:-dims]
+    order = loop + [channel] + spatial
+    arranged = image.transpose(order) if hasattr(image, "transpose") else np.transpose(image, order)
+    loop_axes = "".join(axes[i] for i in loop)
+    return arranged, loop_axes, tuple(int(image.shape[i]) for i in loop)
+
+
+def _class_to_label(net: UNet) -> np.ndarray:
+    values = net.metadata.get("label_values") or list(range(net.config.n_classes))
+    return np.asarray(values, dtype=np.uint32)
+
+
+def _label_dtype(max_value: int) -> np.dtype:
+    return np.dtype(np.uint8 if max_value < 256 else np.uint16 if max_value < 65536 else np.uint32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the class axis (axis 0) of float32 logits; sigmoid for a single class."""
+    if logits.shape[0] == 1:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = logits - logits.max(axis=0, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=0, keepdims=True)
+    return shifted
+
+
+def logits_to_output(net: UNet, logits: np.ndarray, output: OutputKind) -> np.ndarray:
+    """Turn ``(n_classes, *spatial)`` logits into labels, instances or probabilities."""
+    if output == "probabilities":
+        return softmax(logits)
+    if output == "labels":
+        classes = np.argmax(logits, axis=0) if logits.shape[0] > 1 else (logits[0] > 0).astype(np.intp)
+        lut = _class_to_label(net)
+        return lut[classes].astype(_label_dtype(int(lut.max())))
+    if net.metadata.get("task") == "instances" and net.config.n_classes == 3:
+        return instances_from_probabilities(softmax(logits))
+    background = int(_class_to_label(net)[0])
+    return semantic_instances(logits_to_output(net, logits, "labels"), background=background)
+
+
+def normalizer_of(net: UNet) -> PercentileNormalization | None:
+    """The normalisation stored in the model's metadata, or None for a model without one."""
+    spec = net.metadata.get("normalization")
+    return None if spec is None else PercentileNormalization.from_dict(spec)
+
+
+def predict_image(
+    net: UNet,
+    image: Any,
+    axes: str | None = None,
+    output: OutputKind = "labels",
+    tile_shape: int | Sequence[int] | None = None,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelLike = None,
+) -> tuple[np.ndarray, str]:
+    """Predict a whole image or stack with a model and return the result with its axis letters.
+
+    Parameters
+    ----------
+    net : UNet
+        A model (from :func:`~napari_tiled_unet.load_model` or training); its metadata says how to
+        normalise the image and what the classes mean.
+    image : array-like
+        The image, any numeric dtype. Axes other than the channel and the model's spatial axes (time, or
+        Z for a 2D model) are predicted plane by plane.
+    axes : str, optional
+        Axis letters of ``image`` (``'YX'``, ``'ZYX'``, ``'TZYX'``, ``'CYX'``, ``'YXS'``...). Guessed if None.
+    output : {"labels", "instances", "probabilities"}
+        Labels use the label values of the training labels; instances give every object its own id;
+        probabilities are float32 with a leading class axis ``'C'``.
+    tile_shape, batch_size, progress, cancel
+        As in :func:`~napari_tiled_unet.predict_tiled`; ``progress(done, total)`` counts tiles over all planes.
+
+    Returns
+    -------
+    result : numpy.ndarray
+        Labels (unsigned integers) or probabilities, with the input's spatial and loop axes.
+    axes : str
+        Axis letters of ``result``.
+
+    """
+    if output not in OUTPUT_KINDS:
+        raise ValueError(f"output={output!r} is unknown: use one of {', '.join(OUTPUT_KINDS)}")
+    config = net.config
+    if axes is None:
+        axes = default_axes(image.shape, config.dims, config.in_channels)
+    axes = axes.upper()
+    arranged, loop_axes, loop_shape = _to_planes(image, axes, config.dims)
+    if int(arranged.shape[len(loop_shape)]) != config.in_channels:
+        raise ValueError(
+            f"image has {arranged.shape[len(loop_shape)]} channel(s) but the model expects {config.in_channels}: "
+            "pick an image with that many channels (or split/merge channels first)"
+        )
+    spatial_axes = axes.replace("C", "").replace("S", "")[-config.dims:]
+    data = np.asarray(arranged)
+    normalizer = normalizer_of(net)
+    if normalizer is not None:
+        data = normalizer.apply(data, channel_axis=len(loop_shape))
+    elif not np.isfinite(data).all():
+        raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")
+    layout, _ = plan_tiles(net, data.shape[len(loop_shape) + 1:], tile_shape, batch_size)
+    n_planes = math.prod(loop_shape)
+    total = n_planes * layout.n_tiles
+    results = []
+    for p, index in enumerate(np.ndindex(*loop_shape)):
+        def plane_progress(done: int, _total: int, offset: int = p * layout.n_tiles) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+
+        logits = predict_tiled(net, data[index], tile_shape=layout.tile_shape, batch_size=batch_size,
+                               progress=plane_progress, cancel=cancel)
+        results.append(logits_to_output(net, logits, output))
+    stacked = np.stack(results).reshape(*loop_shape, *results[0].shape)
+    if output == "probabilities":
+        return stacked, loop_axes + "C" + spatial_axes
+    if output == "instances" and n_planes > 1:
+        stacked = _unique_ids_across_planes(stacked, len(loop_shape))
+    return stacked, loop_axes + spatial_axes
+
+
+def _unique_ids_across_planes(stacked: np.ndarray, n_loop: int) -> np.ndarray:
+    """Offset instance ids of successive planes so that every object of the stack has its own id."""
+    flat = stacked.reshape(-1, *stacked.shape[n_loop:]).astype(np.uint32)
+    offset = 0
+    for plane in flat:
+        count = int(plane.max())
+        plane[plane > 0] += offset
+        offset += count
+    return flat.reshape(stacked.shape).astype(_label_dtype(offset))
+
+
+def device_of(net: torch.nn.Module) -> torch.device:
+    """The device holding the model's weights."""
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")

@@ -1,0 +1,236 @@
+"""Overlap-tile prediction: any image size, mirror extrapolation at the border, no seams.
+
+For a valid-padding net the stitched result equals, to float32 rounding, one pass of the same net over the
+whole image mirror-extended (numpy ``'reflect'``) by :func:`~napari_tiled_unet.tiling.tile_context` pixels
+on every side. See :mod:`napari_tiled_unet.tiling` for the layout and why it is exact.
+
+Same-padding nets cannot be exact (their zero padding sees the tile edge); their tiles overlap by a halo of
+about the valid margin on each side and only the centre of every tile is kept, which hides the seams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from napari_tiled_unet.devices import memory_budget_bytes
+from napari_tiled_unet.errors import Cancelled
+from napari_tiled_unet.model import UNet
+from napari_tiled_unet.tile_size import auto_batch_size, auto_tile_shape
+from napari_tiled_unet.tiling import Tile, TileLayout, make_layout, reflect_indices
+
+ProgressCallback = Callable[[int, int], Any]
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()``, such as :class:`threading.Event`."""
+
+    def is_set(self) -> bool:  # pragma: no cover - protocol
+        """True once cancellation was requested."""
+
+
+CancelLike = CancelToken | Callable[[], bool] | None
+
+
+def is_cancelled(cancel: CancelLike) -> bool:
+    """True if ``cancel`` (an Event-like object or a callable) asks to stop."""
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):
+        return bool(cancel.is_set())
+    return bool(cancel())
+
+
+def as_channel_first(image: Any, in_channels: int, dims: int) -> Any:
+    """Return the image with a leading channel axis, validating the number of axes and channels.
+
+    ``(*spatial)`` is accepted for single-channel models, ``(C, *spatial)`` always. Lazy arrays stay lazy.
+    """
+    shape = tuple(int(s) for s in image.shape)
+    if len(shape) == dims:
+        if in_channels != 1:
+            raise ValueError(
+                f"image of shape {shape} has no channel axis but the model expects {in_channels} channels: "
+                f"give ({in_channels}, {', '.join('ZYX'[-dims:])})"
+            )
+        return image[None]
+    if len(shape) == dims + 1:
+        if shape[0] != in_channels:
+            raise ValueError(
+                f"image of shape {shape} has {shape[0]} channels on its first axis but the model expects "
+                f"{in_channels}: give an image with {in_channels} channel(s) first"
+            )
+        return image
+    raise ValueError(
+        f"image of shape {shape} does not fit a {dims}D model: give ({', '.join('ZYX'[-dims:])}) or "
+        f"({in_channels}, {', '.join('ZYX'[-dims:])})"
+    )
+
+
+def read_tile(image: Any, start: Sequence[int], shape: Sequence[int]) -> np.ndarray:
+    """Read one input tile ``(C, *shape)`` from a channel-first array, mirror-extending outside it.
+
+    Only the bounding box of the pixels needed is read, so numpy, zarr and dask arrays all work and a lazy
+    array is read tile by tile.
+    """
+    spatial = image.shape[1:]
+    indices = [reflect_indices(s, n, int(size)) for s, n, size in zip(start, shape, spatial)]
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in indices)
+    region = np.asarray(image[(slice(None),) + box])
+    local = [i - b.start for i, b in zip(indices, box)]
+    if all(np.array_equal(li, np.arange(li[0], li[0] + len(li))) for li in local):
+        return region[(slice(None),) + tuple(slice(int(li[0]), int(li[0]) + len(li)) for li in local)]
+    return region[(slice(None),) + np.ix_(*local)]
+
+
+def _model_device(net: torch.nn.Module) -> torch.device:
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _batches(tiles: Iterable[Tile], size: int) -> Iterable[list[Tile]]:
+    batch: list[Tile] = []
+    for tile in tiles:
+        batch.append(tile)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _run_batch(net: UNet, batch: np.ndarray, device: torch.device) -> np.ndarray:
+    x = torch.from_numpy(batch).to(device, non_blocking=True)
+    if device.type == "cpu":
+        x = x.contiguous(memory_format=torch.channels_last if x.ndim == 4 else torch.channels_last_3d)
+    return net(x).float().cpu().numpy()
+
+
+def plan_tiles(
+    net: UNet, spatial_shape: Sequence[int], tile_shape: int | Sequence[int] | None = None,
+    batch_size: int | None = None,
+) -> tuple[TileLayout, int]:
+    """Choose the tile layout and batch size :func:`predict_tiled` would use for an image.
+
+    Parameters
+    ----------
+    net : UNet
+        The network (its device decides the memory budget).
+    spatial_shape : sequence of int
+        Spatial shape of the image.
+    tile_shape : int, sequence of int or None
+        Wanted input tile per axis; None picks one from the memory budget.
+    batch_size : int or None
+        Tiles per batch; None picks from the memory budget.
+
+    """
+    config = net.config
+    spatial_shape = tuple(int(s) for s in spatial_shape)
+    device = _model_device(net)
+    budget = memory_budget_bytes(device)
+    gpu = device.type != "cpu"
+    if tile_shape is None:
+        wanted = auto_tile_shape(config, spatial_shape, budget, gpu=gpu)
+    elif isinstance(tile_shape, (int, np.integer)):
+        wanted = (int(tile_shape),) * config.dims
+    else:
+        wanted = tuple(int(t) for t in tile_shape)
+    if len(wanted) != config.dims:
+        raise ValueError(f"tile_shape {tile_shape!r} needs {config.dims} sizes, one per spatial axis")
+    if any(t < 1 for t in wanted):
+        raise ValueError(f"tile_shape {tile_shape!r} must be positive: give sizes like 508 or None for automatic")
+    layout = make_layout(config, spatial_shape, wanted)
+    if batch_size is None:
+        batch_size = auto_batch_size(config, layout.tile_shape, budget, layout.n_tiles, gpu=gpu)
+    elif int(batch_size) < 1:
+        raise ValueError(f"batch_size={batch_size} must be at least 1")
+    return layout, int(batch_size)
+
+
+def predict_tiled(
+    net: UNet,
+    image: Any,
+    tile_shape: int | Sequence[int] | None = None,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelLike = None,
+) -> np.ndarray:
+    """Predict logits for a whole image, tile by tile, with a result equal to one pass over it.
+
+    Parameters
+    ----------
+    net : UNet
+        The network, in eval mode, on the device to run on.
+    image : array-like
+        ``(*spatial)`` for a single-channel model or ``(in_channels, *spatial)``; numpy, zarr or dask (read
+        tile by tile). Any numeric dtype; cast to float32 as given (normalise before if the model needs it).
+    tile_shape : int, sequence of int or None
+        Wanted input tile per spatial axis. It is rounded down to a valid size, grown to the smallest useful
+        tile and shrunk to the smallest tile that covers the image. None picks one from a memory budget.
+    batch_size : int or None
+        Tiles per forward pass; None picks from the memory budget.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after every tile.
+    cancel : threading.Event-like or callable, optional
+        Checked before every batch; when set, :class:`~napari_tiled_unet.errors.Cancelled` is raised.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 logits of shape ``(n_classes, *spatial)``.
+
+    Raises
+    ------
+    ValueError
+        If the net is in train mode, the image does not fit the model, or it holds NaN or infinite values.
+    Cancelled
+        If ``cancel`` was set.
+
+    """
+    if not isinstance(net, UNet):
+        raise TypeError(f"predict_tiled needs a UNet, got {type(net).__name__}")
+    if net.training:
+        raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
+    image = as_channel_first(image, net.config.in_channels, net.config.dims)
+    layout, batch_size = plan_tiles(net, image.shape[1:], tile_shape, batch_size)
+    return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel)
+
+
+def predict_with_layout(
+    net: UNet,
+    image: Any,
+    layout: TileLayout,
+    batch_size: int,
+    progress: ProgressCallback | None = None,
+    cancel: CancelLike = None,
+) -> np.ndarray:
+    """Run the net over the tiles of ``layout`` and stitch their kept outputs.
+
+    ``image`` is channel-first. :func:`predict_tiled` chooses an exact layout; this lower-level entry point
+    takes any layout, which lets tests show that a misaligned one is not exact.
+    """
+    config = net.config
+    spatial = tuple(int(s) for s in image.shape[1:])
+    device = _model_device(net)
+    if device.type == "cpu":
+        net.to(memory_format=torch.channels_last if config.dims == 2 else torch.channels_last_3d)
+    result = np.empty((config.n_classes, *spatial), dtype=np.float32)
+    done = 0
+    with torch.inference_mode():
+        for batch in _batches(layout, batch_size):
+            if is_cancelled(cancel):
+                raise Cancelled(f"prediction cancelled after {done} of {layout.n_tiles} tiles")
+            inputs = np.stack([read_tile(image, t.input_start, layout.tile_shape) for t in batch])
+            inputs = inputs.astype(np.float32, copy=False)
+            if not np.isfinite(inputs).all():
+                raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")
+            logits = _run_batch(net, inputs, device)
+            for tile, out in zip(batch, logits):
+                result[(slice(None),) + tile.image_slices] = out[(slice(None),) + tile.output_slices]
+                done += 1
+                if progress is not None:
+                    progress(done, layout.n_tiles)
+    return result

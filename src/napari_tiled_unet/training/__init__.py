@@ -1,0 +1,1 @@
+"""Training: configuration, data, augmentation, losses, metrics and the loop (no napari imports)."""

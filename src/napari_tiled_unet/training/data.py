@@ -1,0 +1,282 @@
+"""Training data: checked image/label pairs, validation regions, and patches of the valid geometry.
+
+Every image is normalised once with whole-image percentiles (stored in the model and applied identically at
+prediction). A block at the end of every image's longest axis, holding ``val_fraction`` of its annotated
+pixels, is held back for validation: its labels never reach the loss. Patches are cut with the same mirror
+extrapolation as prediction, so border patches look like border tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from napari_tiled_unet.config import UNetConfig
+from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.predict import read_tile
+from napari_tiled_unet.tiling import smallest_tile_for_step
+from napari_tiled_unet.training.augment import AugmentationConfig, augment
+from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.labels import IGNORE, LabelEncoding, as_integer_labels, class_targets, label_encoding
+from napari_tiled_unet.training.targets import border_weight_map
+
+MIN_VAL_PIXELS = 20
+_SPARSE_BALANCE = (0.25, 4.0)
+
+
+@dataclass
+class TrainingImage:
+    """One image ready for training.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        ``(C, *spatial)`` float32, normalised.
+    targets : numpy.ndarray
+        ``(*spatial)`` int16 class per pixel, -1 where not annotated or held back for validation.
+    weights : numpy.ndarray
+        ``(*spatial)`` float32 loss weight per pixel.
+    val_slices : tuple of slice or None
+        The held-back block.
+    val_targets : numpy.ndarray or None
+        Class targets inside the held-back block (-1 where not annotated).
+    val_instances : numpy.ndarray or None
+        Instance ids inside the held-back block (instances task).
+    sample_points : numpy.ndarray
+        Flat indices of annotated training pixels (patch centres are drawn among them).
+
+    """
+
+    image: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    val_slices: tuple[slice, ...] | None
+    val_targets: np.ndarray | None
+    val_instances: np.ndarray | None
+    sample_points: np.ndarray
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """Spatial shape of the image."""
+        return tuple(self.targets.shape)
+
+
+@dataclass
+class TrainingData:
+    """All training images with their label encoding and the normalisation used."""
+
+    images: list[TrainingImage]
+    encoding: LabelEncoding
+    normalization: PercentileNormalization
+    in_channels: int
+
+    @property
+    def has_validation(self) -> bool:
+        """True if some image holds a validation block."""
+        return any(item.val_slices is not None for item in self.images)
+
+
+def split_channels(image: np.ndarray, labels_shape: tuple[int, ...], index: int) -> np.ndarray:
+    """Return the image as ``(C, *spatial)`` given the labels' shape; the channel axis may be first or last."""
+    image = np.asarray(image)
+    if image.shape == labels_shape:
+        return image[None]
+    if image.ndim == len(labels_shape) + 1:
+        if image.shape[1:] == labels_shape:
+            return image
+        if image.shape[:-1] == labels_shape:
+            return np.moveaxis(image, -1, 0)
+    raise ValueError(
+        f"image {index} has shape {image.shape} but its labels have shape {labels_shape}: they must cover the "
+        "same pixels (the image may add one channel axis)"
+    )
+
+
+def _as_list(items: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.ndarray]:
+    if isinstance(items, np.ndarray) or hasattr(items, "shape"):
+        return [np.asarray(items)]
+    result = [np.asarray(item) for item in items]
+    if not result:
+        raise ValueError(f"no {name} given: give at least one image and its labels")
+    return result
+
+
+def pairs_for_model(
+    images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], dims: int, task: str,
+    sparse: bool,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Check image/label pairs and return ``(image (C, *spatial), labels)``; a 2D model takes 3D pairs plane by plane.
+
+    For a 2D model on stacks only the annotated planes are kept (a plane with any non-zero label).
+    """
+    image_list, label_list = _as_list(images, "images"), _as_list(labels, "labels")
+    if len(image_list) != len(label_list):
+        raise ValueError(f"{len(image_list)} images but {len(label_list)} label images: give one label image per image")
+    pairs = []
+    for i, (img, lab) in enumerate(zip(image_list, label_list)):
+        lab = as_integer_labels(lab, name=f"labels {i}")
+        if lab.ndim < dims:
+            raise ValueError(f"labels {i} have {lab.ndim} axes but the model is {dims}D: use a {lab.ndim}D model")
+        img = split_channels(img, lab.shape, i)
+        if img.dtype.kind not in "biuf":
+            raise ValueError(f"image {i} has type {img.dtype}: give a numeric image")
+        if img.dtype.kind == "f" and not np.isfinite(img).all():
+            raise ValueError(f"image {i} contains NaN or infinite values: replace them (e.g. with 0) before training")
+        extra = lab.ndim - dims
+        if extra == 0:
+            pairs.append((img, lab))
+            continue
+        lead = lab.shape[:extra]
+        for index in np.ndindex(*lead):
+            plane_labels = lab[index]
+            if np.any(plane_labels > 0):
+                pairs.append((img[(slice(None), *index)], plane_labels))
+    if not pairs:
+        raise ValueError("no plane has any annotation: paint labels before training")
+    channels = {img.shape[0] for img, _ in pairs}
+    if len(channels) > 1:
+        raise ValueError(f"images have different channel counts {sorted(channels)}: use images with the same channels")
+    return pairs
+
+
+def validation_block(annotated: np.ndarray, fraction: float) -> tuple[slice, ...] | None:
+    """The block at the end of the longest axis that holds ``fraction`` of the annotated pixels."""
+    if fraction <= 0:
+        return None
+    axis = int(np.argmax(annotated.shape))
+    other = tuple(i for i in range(annotated.ndim) if i != axis)
+    per_row = annotated.sum(axis=other) if other else annotated.astype(np.int64)
+    total = int(per_row.sum())
+    from_end = np.cumsum(per_row[::-1])
+    rows = int(np.searchsorted(from_end, math.ceil(fraction * total))) + 1
+    if rows >= annotated.shape[axis]:
+        return None
+    block = [slice(None)] * annotated.ndim
+    block[axis] = slice(annotated.shape[axis] - rows, annotated.shape[axis])
+    return tuple(block)
+
+
+def _weights(labels: np.ndarray, targets: np.ndarray, config: TrainingConfig, n_classes: int) -> np.ndarray:
+    if config.task == "instances":
+        return border_weight_map(labels, w0=config.border_weight, sigma=config.border_sigma, class_balance=True)
+    weights = np.ones(targets.shape, dtype=np.float32)
+    if config.sparse:
+        counts = np.bincount(targets[targets >= 0].ravel(), minlength=n_classes).astype(np.float64)
+        balance = counts.sum() / np.maximum(counts, 1) / n_classes
+        balance = np.clip(balance, *_SPARSE_BALANCE).astype(np.float32)
+        annotated = targets >= 0
+        weights[annotated] = balance[targets[annotated]]
+    return weights
+
+
+def prepare_training_data(
+    images: np.ndarray | Sequence[np.ndarray],
+    labels: np.ndarray | Sequence[np.ndarray],
+    config: TrainingConfig,
+    normalization: PercentileNormalization | None = None,
+) -> TrainingData:
+    """Check and prepare everything training needs, before any long work starts.
+
+    Raises
+    ------
+    ValueError
+        With one line naming the problem and the fix: mismatched shapes, empty or single-class labels, float
+        labels with fractions, NaN in an image, too few annotated pixels for the validation split.
+
+    """
+    pairs = pairs_for_model(images, labels, config.unet.dims, config.task, config.sparse)
+    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse)
+    normalization = normalization or PercentileNormalization()
+    prepared = []
+    for i, (img, lab) in enumerate(pairs):
+        image = normalization.apply(img, channel_axis=0)
+        targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
+        weights = _weights(lab, targets, config, encoding.n_classes)
+        annotated = targets != IGNORE
+        block = validation_block(annotated, config.val_fraction)
+        val_targets = val_instances = None
+        if block is not None:
+            val_targets = targets[block].copy()
+            if int((val_targets != IGNORE).sum()) < MIN_VAL_PIXELS:
+                raise ValueError(
+                    f"image {i} has too few annotated pixels for a {config.val_fraction:.0%} validation split "
+                    f"({int((val_targets != IGNORE).sum())} held back): paint more, or set the validation fraction to 0"
+                )
+            val_instances = lab[block].copy() if config.task == "instances" else None
+            targets = targets.copy()
+            targets[block] = IGNORE
+        points = np.flatnonzero(targets != IGNORE)
+        if points.size == 0:
+            raise ValueError(f"image {i} has no annotated pixel left for training after the validation split: "
+                             "paint more, or lower the validation fraction")
+        prepared.append(TrainingImage(image, targets, weights, block, val_targets, val_instances, points))
+    return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0])
+
+
+def patch_shape(unet: UNetConfig, wanted: int, spatial_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """A valid input patch: ``wanted`` rounded down per axis, no larger than needed to cover the largest image."""
+    largest = [max(shape[axis] for shape in spatial_shapes) for axis in range(unet.dims)]
+    below, above = unet.nearest_valid_sizes(wanted)
+    edge = below if below is not None else above
+    return tuple(min(edge, smallest_tile_for_step(unet, n)) for n in largest)
+
+
+class PatchSampler:
+    """Draws augmented training patches: input of a valid size, targets cropped to the network output.
+
+    Parameters
+    ----------
+    data : TrainingData
+        The prepared images.
+    unet : UNetConfig
+        The architecture (its margin decides the output crop).
+    patch : tuple of int
+        Input patch shape.
+    augmentation : AugmentationConfig
+        The augmentations.
+    rng : numpy.random.Generator
+        Source of randomness.
+    annotated_share : float
+        Share of patches centred on an annotated pixel (the rest anywhere): high for scribbles.
+
+    """
+
+    def __init__(self, data: TrainingData, unet: UNetConfig, patch: tuple[int, ...],
+                 augmentation: AugmentationConfig, rng: np.random.Generator, annotated_share: float) -> None:
+        self.data = data
+        self.patch = patch
+        self.margin = unet.margin
+        self.output = unet.output_shape(patch)
+        self.augmentation = augmentation
+        self.rng = rng
+        self.annotated_share = annotated_share
+        sizes = np.array([item.sample_points.size for item in data.images], dtype=np.float64)
+        self._image_p = sizes / sizes.sum()
+
+    def _centre(self, item: TrainingImage) -> np.ndarray:
+        if self.rng.random() < self.annotated_share:
+            flat = item.sample_points[self.rng.integers(item.sample_points.size)]
+            return np.array(np.unravel_index(flat, item.spatial_shape))
+        return np.array([self.rng.integers(n) for n in item.spatial_shape])
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One patch: image ``(C, *patch)``, targets and weights ``(*output)``."""
+        item = self.data.images[self.rng.choice(len(self.data.images), p=self._image_p)]
+        centre = self._centre(item)
+        jitter = np.array([self.rng.integers(-(o // 4), o // 4 + 1) for o in self.output])
+        out_start = centre - np.array(self.output) // 2 + jitter
+        in_start = tuple(int(s) - self.margin for s in out_start)
+        image = read_tile(item.image, in_start, self.patch)
+        targets = read_tile(item.targets[None], in_start, self.patch)[0]
+        weights = read_tile(item.weights[None], in_start, self.patch)[0]
+        out_slices = tuple(slice(self.margin, self.margin + o) for o in self.output)
+        image, targets, weights = augment(image, targets, weights, self.rng, self.augmentation, out_slices=out_slices)
+        return image, targets, weights
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A batch of patches stacked on a new first axis."""
+        patches = [self.sample() for _ in range(size)]
+        return tuple(np.stack(parts) for parts in zip(*patches))  # type: ignore[return-value]

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from napari_tiled_unet.postprocess import instances_from_probabilities, labels_from_probabilities
+from napari_tiled_unet.training.metrics import match_instances
+from napari_tiled_unet.training.targets import instance_targets
+
+
+def ideal_probabilities(instances: np.ndarray) -> np.ndarray:
+    """One-hot (background, interior, boundary) probabilities of the instance targets."""
+    targets = instance_targets(instances)
+    return np.stack([targets == k for k in range(3)]).astype(np.float32)
+
+
+def test_touching_squares_are_recovered():
+    instances = np.zeros((20, 30), dtype=np.int32)
+    instances[3:15, 3:13] = 1
+    instances[3:15, 13:25] = 2
+    out = instances_from_probabilities(ideal_probabilities(instances))
+    assert out.dtype == np.uint32 and out.shape == instances.shape
+    assert np.array_equal(out, instances)
+
+
+def test_touching_cubes_3d_are_recovered():
+    instances = np.zeros((10, 12, 20), dtype=np.int32)
+    instances[2:8, 2:10, 2:10] = 5
+    instances[2:8, 2:10, 10:18] = 8
+    out = instances_from_probabilities(ideal_probabilities(instances))
+    result = match_instances(out, instances, iou_threshold=0.99)
+    assert result["tp"] == 2 and result["fp"] == 0
+
+
+def test_soft_probabilities_and_thresholds():
+    instances = np.zeros((24, 24), dtype=np.int32)
+    instances[2:12, 2:12] = 1
+    instances[14:22, 14:22] = 2
+    instances[0:3, 20:23] = 3  # tiny: 9 px, interior of 1 px
+    probs = 0.8 * ideal_probabilities(instances) + 0.2 / 3  # still sums to 1
+    out = instances_from_probabilities(probs)
+    assert out.max() == 2  # the tiny object has no seed large enough
+    assert set(np.unique(out)) == {0, 1, 2}
+    kept = instances_from_probabilities(probs, min_seed_size=1, min_size=1)
+    assert kept.max() == 3
+    dropped = instances_from_probabilities(probs, min_size=70)  # the 64 px square goes
+    assert dropped.max() == 1 and np.count_nonzero(dropped) == 100
+    assert instances_from_probabilities(probs, seed_threshold=0.95).max() == 0
+
+
+def test_seed_erosion_splits_a_thin_bridge():
+    instances = np.zeros((12, 24), dtype=np.int32)
+    instances[1:11, 1:11] = 1
+    instances[1:11, 13:23] = 2
+    probs = ideal_probabilities(instances)
+    probs[:, 5:7, 10:14] = np.array([0.0, 1.0, 0.0])[:, None, None]  # interior bridge of width 2
+    assert instances_from_probabilities(probs).max() == 1
+    assert instances_from_probabilities(probs, seed_erosion=1).max() == 2
+
+
+def test_labels_from_probabilities():
+    probs = np.zeros((3, 4, 5), dtype=np.float32)
+    probs[2, :, 3:] = 1
+    probs[1, :2] = 0.5
+    labels = labels_from_probabilities(probs)
+    assert labels.dtype == np.uint8
+    assert labels[0, 0] == 1 and labels[3, 4] == 2 and labels[3, 0] == 0
+    assert labels_from_probabilities(np.zeros((300, 2, 2))).dtype == np.uint16
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: instances_from_probabilities(np.zeros((2, 8, 8))), "shape"),
+        (lambda: instances_from_probabilities(np.zeros((3, 8))), "shape"),
+        (lambda: instances_from_probabilities(np.full((3, 8, 8), np.nan)), "finite"),
+        (lambda: instances_from_probabilities(np.zeros((3, 8, 8)), seed_threshold=1.5), "seed_threshold"),
+        (lambda: instances_from_probabilities(np.zeros((3, 8, 8)), min_size=-1), "min_size"),
+        (lambda: labels_from_probabilities(np.zeros((3, 8, 8), dtype=np.int32)), "finite"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sizes=st.lists(st.tuples(st.integers(5, 9), st.integers(5, 9)), min_size=1, max_size=4),
+    gap=st.integers(0, 3),
+    three_d=st.booleans(),
+)
+def test_property_row_of_boxes_is_recovered(sizes, gap, three_d):
+    width = sum(w + gap for _, w in sizes) + 2
+    instances = np.zeros((12, width), dtype=np.int32)
+    x = 1
+    for label, (h, w) in enumerate(sizes, start=1):
+        instances[1 : 1 + h, x : x + w] = label
+        x += w + gap
+    if three_d:
+        instances = np.stack([np.zeros_like(instances)] + [instances] * 5 + [np.zeros_like(instances)])
+    out = instances_from_probabilities(ideal_probabilities(instances), min_size=1)
+    assert np.array_equal(out > 0, instances > 0)
+    result = match_instances(out, instances, iou_threshold=0.75)  # ties at corners may go either way
+    assert result["tp"] == len(sizes) and result["fp"] == 0

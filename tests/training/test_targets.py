@@ -1,0 +1,136 @@
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage as ndi
+from skimage.segmentation import find_boundaries
+
+from napari_tiled_unet.training.targets import border_weight_map, instance_targets, semantic_from_instances
+
+
+def two_touching_squares() -> np.ndarray:
+    labels = np.zeros((12, 16), dtype=np.int32)
+    labels[2:8, 2:8] = 1
+    labels[2:8, 8:14] = 2
+    return labels
+
+
+def test_touching_squares_are_separated_by_boundary():
+    labels = two_touching_squares()
+    targets = instance_targets(labels)
+    assert targets.dtype == np.uint8
+    assert set(np.unique(targets)) == {0, 1, 2}
+    assert np.all(targets[labels == 0] == 0)
+    assert np.all(targets[2:8, 7] == 2) and np.all(targets[2:8, 8] == 2)  # both sides of the contact
+    assert np.all(targets[3:7, 3:7] == 1) and np.all(targets[3:7, 9:13] == 1)
+    _, n_interiors = ndi.label(targets == 1)
+    assert n_interiors == 2
+
+
+def test_boundary_width_two():
+    targets = instance_targets(two_touching_squares(), boundary_width=2)
+    assert np.all(targets[2:8, 6:10] == 2)
+    assert np.all(targets[4:6, 4:6] == 1) and np.all(targets[4:6, 10:12] == 1)
+    assert np.count_nonzero(targets == 1) == 8
+
+
+def test_image_border_is_not_a_boundary():
+    labels = np.ones((5, 5), dtype=np.uint16)
+    assert np.all(instance_targets(labels) == 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(2, 10), min_size=2, max_size=3), seed=st.integers(0, 2**16))
+def test_matches_skimage_inner_boundaries(shape, seed):
+    labels = np.random.default_rng(seed).integers(0, 4, shape)
+    expected = find_boundaries(labels, connectivity=1, mode="inner") & (labels > 0)
+    targets = instance_targets(labels)
+    assert np.array_equal(targets == 2, expected)
+    assert np.array_equal(targets > 0, labels > 0)
+
+
+def test_3d_touching_cubes():
+    labels = np.zeros((8, 8, 12), dtype=np.int64)
+    labels[1:7, 1:7, 1:6] = 3
+    labels[1:7, 1:7, 6:11] = 9
+    targets = instance_targets(labels)
+    assert np.all(targets[1:7, 1:7, 5] == 2) and np.all(targets[1:7, 1:7, 6] == 2)
+    assert ndi.label(targets == 1)[1] == 2
+
+
+def test_semantic_from_instances():
+    out = semantic_from_instances(two_touching_squares())
+    assert out.dtype == np.uint8 and set(np.unique(out)) == {0, 1}
+    assert out.sum() == 72
+
+
+def brute_force_weights(labels, w0, sigma):
+    distances = np.sort(
+        np.stack([ndi.distance_transform_edt(labels != i) for i in range(1, labels.max() + 1)]), 0
+    )
+    foreground = labels > 0
+    frequent = max(foreground.sum(), (~foreground).sum())
+    weights = np.where(foreground, frequent / foreground.sum(), frequent / (~foreground).sum())
+    border = w0 * np.exp(-((distances[0] + distances[1]) ** 2) / (2 * sigma**2))
+    return weights + np.where(foreground, 0.0, border)
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (12, 20, 24)])
+def test_weight_map_matches_brute_force(shape):
+    rng = np.random.default_rng(4)
+    labels = np.zeros(shape, dtype=np.int32)
+    for i in range(1, 6):
+        corner = [int(rng.integers(0, s - 4)) for s in shape]
+        labels[tuple(slice(c, c + 4) for c in corner)] = i
+    weights = border_weight_map(labels, w0=10.0, sigma=3.0, truncate=100.0)
+    assert weights.dtype == np.float32
+    np.testing.assert_allclose(weights, brute_force_weights(labels, 10.0, 3.0), rtol=1e-5, atol=1e-5)
+    truncated = border_weight_map(labels, w0=10.0, sigma=3.0)  # default truncation: error < w0 * exp(-8)
+    np.testing.assert_allclose(truncated, weights, atol=10.0 * np.exp(-8) + 1e-6)
+
+
+def test_weight_map_is_high_between_close_objects():
+    labels = np.zeros((40, 60), dtype=np.int32)
+    labels[10:30, 10:20] = 1
+    labels[10:30, 22:32] = 2  # 2 px gap at columns 20, 21
+    weights = border_weight_map(labels, w0=10.0, sigma=5.0)
+    gap, far = weights[20, 20], weights[20, 55]
+    assert gap > far + 5.0
+    assert weights.min() >= 1.0
+    plain = border_weight_map(labels, class_balance=False)
+    assert np.all(plain[labels > 0] == 1.0) and plain[20, 55] == pytest.approx(1.0, abs=1e-3)
+    assert np.allclose(border_weight_map(labels, w0=0.0, class_balance=False), 1.0)
+
+
+def test_weight_map_without_objects():
+    assert np.all(border_weight_map(np.zeros((6, 7), dtype=np.uint8)) == 1.0)
+
+
+def test_weight_map_is_fast_for_512_with_150_objects():
+    rng = np.random.default_rng(5)
+    labels = np.zeros((512, 512), dtype=np.int32)
+    centres = rng.integers(10, 502, size=(150, 2))
+    for i, (y, x) in enumerate(centres, start=1):
+        labels[y - 6 : y + 6, x - 6 : x + 6] = i
+    start = time.perf_counter()
+    weights = border_weight_map(labels)
+    assert time.perf_counter() - start < 1.0
+    assert np.isfinite(weights).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: instance_targets(np.zeros((4, 4), dtype=np.float32)), "dtype"),
+        (lambda: instance_targets(-np.ones((4, 4), dtype=np.int32)), "negative"),
+        (lambda: instance_targets(np.zeros(5, dtype=np.int32)), "2D"),
+        (lambda: instance_targets(np.zeros((4, 4), dtype=np.int32), boundary_width=0), "boundary_width"),
+        (lambda: border_weight_map(np.zeros((4, 4), dtype=np.int32), sigma=0.0), "sigma"),
+        (lambda: border_weight_map(np.zeros((4, 4), dtype=np.int32), w0=-1.0), "w0"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
