@@ -316,15 +316,13 @@ def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    reason="atomic.atomic_path writes through tempfile.mkstemp, whose file mode 0600 survives os.replace: "
-    "results are readable only by their owner instead of following the umask",
-    strict=True,
-)
-def test_written_file_follows_umask(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_file_follows_umask(tmp_path, umask):
+    """mkstemp creates 0600 files; a result must get the usual permissions (shared folders, clusters)."""
+    old = os.umask(umask)
     try:
         path = write_tiff(tmp_path / "out.tif", _data((8, 9), np.uint8), "YX")
+        write_tiff(path, _data((8, 9), np.uint8), "YX")  # and again over an existing file
     finally:
         os.umask(old)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from unet_helpers import make_net
 
 from napari_tiled_unet import Cancelled, predict_tiled
@@ -9,6 +10,15 @@ from napari_tiled_unet.inference import OUTPUT_KINDS, default_axes, predict_imag
 from napari_tiled_unet.normalization import PercentileNormalization
 
 TOL = dict(rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny nets run far faster on one thread, and do not stall when other processes load the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise ValueError(f"cannot write {path}: {err.strerror}; choose a writable folder") from None
     os.close(handle)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file should get the usual permissions
     try:
         yield tmp
         with open(tmp, "rb") as written:

@@ -109,9 +109,11 @@ def logits_to_output(net: UNet, logits: np.ndarray, output: OutputKind) -> np.nd
         lut = _class_to_label(net)
         return lut[classes].astype(_label_dtype(int(lut.max())))
     if net.metadata.get("task") == "instances" and net.config.n_classes == 3:
-        return instances_from_probabilities(softmax(logits))
-    background = int(_class_to_label(net)[0])
-    return semantic_instances(logits_to_output(net, logits, "labels"), background=background)
+        instances = instances_from_probabilities(softmax(logits))
+    else:
+        background = int(_class_to_label(net)[0])
+        instances = semantic_instances(logits_to_output(net, logits, "labels"), background=background)
+    return instances.astype(_label_dtype(int(instances.max(initial=0))), copy=False)
 
 
 def normalizer_of(net: UNet) -> PercentileNormalization | None:

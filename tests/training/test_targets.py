@@ -66,7 +66,7 @@ def test_semantic_from_instances():
     assert out.sum() == 72
 
 
-def brute_force_weights(labels, w0, sigma):
+def brute_force_weights(labels, w0, sigma, inside_objects):
     distances = np.sort(
         np.stack([ndi.distance_transform_edt(labels != i) for i in range(1, labels.max() + 1)]), 0
     )
@@ -74,20 +74,23 @@ def brute_force_weights(labels, w0, sigma):
     frequent = max(foreground.sum(), (~foreground).sum())
     weights = np.where(foreground, frequent / foreground.sum(), frequent / (~foreground).sum())
     border = w0 * np.exp(-((distances[0] + distances[1]) ** 2) / (2 * sigma**2))
-    return weights + np.where(foreground, 0.0, border)
+    return weights + (border if inside_objects else np.where(foreground, 0.0, border))
 
 
+@pytest.mark.parametrize("inside_objects", [False, True])
 @pytest.mark.parametrize("shape", [(40, 50), (12, 20, 24)])
-def test_weight_map_matches_brute_force(shape):
+def test_weight_map_matches_brute_force(shape, inside_objects):
     rng = np.random.default_rng(4)
     labels = np.zeros(shape, dtype=np.int32)
     for i in range(1, 6):
         corner = [int(rng.integers(0, s - 4)) for s in shape]
         labels[tuple(slice(c, c + 4) for c in corner)] = i
-    weights = border_weight_map(labels, w0=10.0, sigma=3.0, truncate=100.0)
+    weights = border_weight_map(labels, w0=10.0, sigma=3.0, truncate=100.0, inside_objects=inside_objects)
     assert weights.dtype == np.float32
-    np.testing.assert_allclose(weights, brute_force_weights(labels, 10.0, 3.0), rtol=1e-5, atol=1e-5)
-    truncated = border_weight_map(labels, w0=10.0, sigma=3.0)  # default truncation: error < w0 * exp(-8)
+    expected = brute_force_weights(labels, 10.0, 3.0, inside_objects)
+    np.testing.assert_allclose(weights, expected, rtol=1e-5, atol=1e-5)
+    # default truncation: error < w0 * exp(-8)
+    truncated = border_weight_map(labels, w0=10.0, sigma=3.0, inside_objects=inside_objects)
     np.testing.assert_allclose(truncated, weights, atol=10.0 * np.exp(-8) + 1e-6)
 
 
@@ -99,8 +102,11 @@ def test_weight_map_is_high_between_close_objects():
     gap, far = weights[20, 20], weights[20, 55]
     assert gap > far + 5.0
     assert weights.min() >= 1.0
-    plain = border_weight_map(labels, class_balance=False)
+    plain = border_weight_map(labels, class_balance=False, inside_objects=False)
     assert np.all(plain[labels > 0] == 1.0) and plain[20, 55] == pytest.approx(1.0, abs=1e-3)
+    inside = border_weight_map(labels, class_balance=False)
+    # the object pixels facing the other object are stressed too, those far from it are not
+    assert inside[20, 19] > 5.0 and inside[20, 10] < 2.0
     assert np.allclose(border_weight_map(labels, w0=0.0, class_balance=False), 1.0)
 
 

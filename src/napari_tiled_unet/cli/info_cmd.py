@@ -57,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("label_values"):
         print(f"label values per class: {meta['label_values']}")
     print(f"normalization: {meta.get('normalization') or 'none (raw intensities)'}")
-    if meta.get("training"):
-        print("training: " + ", ".join(f"{k}={v}" for k, v in meta["training"].items()))
+    training = dict(meta.get("training") or {})
+    settings = training.pop("config", None)
+    if training:
+        print("training: " + ", ".join(f"{k}={v}" for k, v in training.items()))
+    if settings:
+        keys = ("task", "sparse", "patch_size", "batch_size", "learning_rate", "epochs", "time_limit", "val_fraction",
+                "loss", "seed")
+        print("training settings: " + ", ".join(f"{k}={settings[k]}" for k in keys if k in settings))
     return 0

@@ -33,6 +33,10 @@ class ProgressBar:
         """Show values (loss, metrics) after the bar."""
         self._bar.set_postfix(values, refresh=True)
 
+    def write(self, line: str) -> None:
+        """Print a line above the bar."""
+        self._bar.write(line, file=sys.stderr)
+
     def close(self) -> None:
         """Finish the bar."""
         self._bar.close()

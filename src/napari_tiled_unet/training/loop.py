@@ -280,7 +280,7 @@ class _Runner:
             "device": str(self.device),
             "images": len(self.data.images),
             "data_share": round(self.data_seconds / max(self.budget.elapsed, 1e-9), 4),
-            "config": self.config.to_dict(),
+            "config": {**self.config.to_dict(), "unet": self.net.config.to_dict()},
         }
 
     def _best_model(self, epochs: int, final: bool) -> UNet:

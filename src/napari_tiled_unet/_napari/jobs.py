@@ -1,0 +1,91 @@
+"""What the widgets run in worker threads: plain functions that call the core and never touch Qt.
+
+Each returns an outcome object instead of raising, so that the GUI thread decides how to show the error
+(nothing is swallowed: the widgets log and notify every error they get back).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from napari_tiled_unet.errors import Cancelled
+from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.model import UNet
+from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.loop import TrainingFailed, train
+
+
+@dataclass
+class TrainingJob:
+    """A snapshot of everything one training run needs (copies of the layer data, taken in the GUI thread)."""
+
+    images: list[np.ndarray]
+    labels: list[np.ndarray]
+    config: TrainingConfig
+    init_model: UNet | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Outcome:
+    """What a job produced: a result (a model, or a prediction and its axes), an error, or a cancellation."""
+
+    result: Any = None
+    error: BaseException | None = None
+    cancelled: bool = False
+
+
+def run_training(job: TrainingJob, emit: Callable[[Any], Any]) -> Outcome:
+    """Train with the core; ``emit`` receives every training event (it must be thread-safe, e.g. a Qt signal).
+
+    Returns
+    -------
+    Outcome
+        ``result`` is the best model (also after a cancel, and after a failure when a best model existed).
+
+    """
+    try:
+        model = train(job.images, job.labels, job.config, callback=emit, cancel=job.cancel,
+                      init_model=job.init_model)
+    except TrainingFailed as err:
+        return Outcome(result=err.best_model, error=err)
+    except Exception as err:  # handed back to the GUI thread, which logs and shows it
+        return Outcome(error=err)
+    return Outcome(result=model, cancelled=job.cancel.is_set())
+
+
+@dataclass
+class PredictionJob:
+    """One prediction: the model (on its device), the image (or one plane of it) and the settings."""
+
+    net: UNet
+    image: Any
+    axes: str
+    output: str
+    tile_shape: int | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
+    """Predict with the core; ``emit((done, total))`` reports the tiles done.
+
+    Returns
+    -------
+    Outcome
+        ``result`` is ``(array, axes)`` from :func:`~napari_tiled_unet.inference.predict_image`.
+
+    """
+    try:
+        result = predict_image(job.net, np.asarray(job.image), axes=job.axes, output=job.output,  # type: ignore[arg-type]
+                               tile_shape=job.tile_shape, progress=lambda done, total: emit((done, total)),
+                               cancel=job.cancel)
+    except Cancelled:
+        return Outcome(cancelled=True)
+    except Exception as err:  # handed back to the GUI thread, which logs and shows it
+        return Outcome(error=err)
+    return Outcome(result=result)

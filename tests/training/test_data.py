@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from napari_tiled_unet import UNetConfig
+from napari_tiled_unet.training.augment import AugmentationConfig
+from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.data import (
+    PatchSampler,
+    pairs_for_model,
+    patch_shape,
+    prepare_training_data,
+    validation_block,
+)
+from napari_tiled_unet.training.labels import IGNORE
+
+NO_AUG = AugmentationConfig(flips=False, elastic=False, intensity=False)
+
+
+def blobs(shape=(96, 80), seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.int32)
+    for i in range(1, 9):
+        y, x = rng.integers(8, shape[0] - 8), rng.integers(8, shape[1] - 8)
+        labels[y - 4 : y + 4, x - 4 : x + 4] = i
+    image = (labels > 0) * 200.0 + rng.normal(10, 5, shape)
+    return image.astype(np.float32), labels
+
+
+def test_validation_block_holds_the_requested_share_of_annotations():
+    annotated = np.zeros((100, 40), bool)
+    annotated[::2, ::3] = True
+    block = validation_block(annotated, 0.2)
+    share = annotated[block].sum() / annotated.sum()
+    assert 0.2 <= share < 0.25 and block[0].stop == 100
+    assert validation_block(annotated, 0.0) is None
+
+
+def test_prepared_data_hides_validation_labels_from_training():
+    image, labels = blobs()
+    data = prepare_training_data(image, labels, TrainingConfig(task="instances", val_fraction=0.2))
+    item = data.images[0]
+    assert item.val_slices is not None and np.all(item.targets[item.val_slices] == IGNORE)
+    assert np.any(item.val_targets != IGNORE)
+    assert item.image.dtype == np.float32 and item.image.shape == (1, 96, 80)
+    assert data.normalization.low == 1.0
+
+
+def test_channels_first_or_last_and_shape_mismatch():
+    _, labels = blobs((40, 30))
+    assert pairs_for_model(np.zeros((2, 40, 30)), labels, 2, "semantic", False)[0][0].shape == (2, 40, 30)
+    assert pairs_for_model(np.zeros((40, 30, 3)), labels, 2, "semantic", False)[0][0].shape == (3, 40, 30)
+    with pytest.raises(ValueError, match="must cover the same pixels"):
+        pairs_for_model(np.zeros((41, 30)), labels, 2, "semantic", False)
+    with pytest.raises(ValueError, match="NaN"):
+        pairs_for_model(np.full((40, 30), np.nan), labels, 2, "semantic", False)
+    with pytest.raises(ValueError, match="2 images but 1"):
+        pairs_for_model([labels, labels], [labels], 2, "semantic", False)
+
+
+def test_2d_model_on_stacks_uses_annotated_planes():
+    stack = np.zeros((5, 20, 20))
+    labels = np.zeros((5, 20, 20), int)
+    labels[1, 2:5, 2:5] = 1
+    labels[3, 5:9, 5:9] = 2
+    pairs = pairs_for_model(stack, labels, 2, "semantic", True)
+    assert len(pairs) == 2 and pairs[0][0].shape == (1, 20, 20)
+
+
+def test_too_few_annotations_for_validation_say_what_to_do():
+    image = np.zeros((64, 64), np.float32)
+    scribbles = np.zeros((64, 64), int)
+    scribbles[5, 5:15] = 1
+    scribbles[10, 5:15] = 2
+    with pytest.raises(ValueError, match="set the validation fraction to 0"):
+        prepare_training_data(image, scribbles, TrainingConfig(sparse=True, val_fraction=0.2))
+    data = prepare_training_data(image, scribbles, TrainingConfig(sparse=True, val_fraction=0.0))
+    assert not data.has_validation
+
+
+def test_patches_follow_valid_geometry_and_mirror_like_prediction():
+    image, labels = blobs((50, 50))
+    cfg = TrainingConfig(task="semantic", val_fraction=0.0)
+    data = prepare_training_data(image, (labels > 0).astype(int), cfg)
+    unet = UNetConfig(depth=3, wf=1, n_classes=2)
+    patch = patch_shape(unet, 100, [(50, 50)])
+    assert unet.is_valid_shape(patch)
+    sampler = PatchSampler(data, unet, patch, NO_AUG, np.random.default_rng(0), annotated_share=0.5)
+    x, t, w = sampler.batch(3)
+    assert x.shape == (3, 1, *patch) and t.shape == (3, *unet.output_shape(patch)) and w.shape == t.shape
+    # without augmentation, the target is the class map at the output window, mirrored outside the image
+    item = data.images[0]
+    rng = np.random.default_rng(5)
+    sampler.rng = rng
+    img, tgt, _ = sampler.sample()
+    m = unet.margin
+    inner = img[0, m:-m, m:-m]
+    # foreground pixels in the image are exactly where the target says foreground
+    assert np.array_equal(inner > 0.5, tgt == 1)
+    assert set(np.unique(item.targets)) <= {0, 1}
+
+
+def test_sparse_sampling_centres_on_annotations():
+    image = np.random.default_rng(0).random((200, 200)).astype(np.float32)
+    scribbles = np.zeros((200, 200), int)
+    scribbles[20:24, 20:60] = 1
+    scribbles[30:34, 20:60] = 2
+    data = prepare_training_data(image, scribbles, TrainingConfig(sparse=True, val_fraction=0.0))
+    unet = UNetConfig(depth=2, wf=1, n_classes=2)
+    sampler = PatchSampler(data, unet, (60, 60), NO_AUG, np.random.default_rng(0), annotated_share=0.9)
+    annotated = [np.any(sampler.sample()[1] != IGNORE) for _ in range(300)]
+    assert np.mean(annotated) > 0.8
