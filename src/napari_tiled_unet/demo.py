@@ -80,7 +80,8 @@ def run_demo(out: Path, time_limit: float, sparse_time_limit: float) -> dict[str
     t0 = time.perf_counter()
     net = train(train_set["image"], train_set["labels"], TrainingConfig(task="instances", time_limit=time_limit),
                 callback=_log)
-    print(f"  trained in {time.perf_counter() - t0:.0f} s; saved {save_model(net, out / 'nuclei_instances.safetensors')}")
+    saved = save_model(net, out / "nuclei_instances.safetensors")
+    print(f"  trained in {time.perf_counter() - t0:.0f} s; saved {saved}")
     scores["tiling_max_abs_error"] = exactness_check(net, test_set["image"])
     instances, axes = predict_image(net, test_set["image"], output="instances", tile_shape=140)
     write_tiff(out / "nuclei_2d_test_instances.tif", instances, axes)

@@ -94,7 +94,9 @@ def read_pair(image_path: str, label_path: str) -> tuple[np.ndarray, np.ndarray]
     image, image_axes = read_image(image_path)
     labels, label_axes = read_image(label_path)
     if any(a in CHANNEL_LETTERS for a in label_axes):
-        raise ImageFileError(f"labels {label_path} have a channel axis ({label_axes}): give a single-channel label image")
+        raise ImageFileError(
+            f"labels {label_path} have a channel axis ({label_axes}): give a single-channel label image"
+        )
     channel = [i for i, a in enumerate(image_axes) if a in CHANNEL_LETTERS]
     if channel:
         image = np.moveaxis(image, channel[0], 0)
@@ -115,7 +117,7 @@ class _Reporter:
         if self.bar is None:
             return
         if isinstance(event, StepEvent):
-            self.bar(int(round(event.progress * 100)), 100)
+            self.bar(round(event.progress * 100), 100)
             self.bar.set_postfix(loss=f"{event.loss:.4f}", epoch=event.epoch)
         elif isinstance(event, EpochEvent):
             metrics = " ".join(f"{k}={v:.3f}" for k, v in event.metrics.items())
