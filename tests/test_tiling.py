@@ -48,9 +48,12 @@ def test_layout_covers_every_pixel_once_on_the_alignment_grid(cfg, size, wanted)
     assert np.all(covered == 1)
 
 
-def test_tile_is_rounded_down_grown_and_shrunk():
+def test_tile_is_rounded_down_grown_shrunk_and_balanced():
     cfg = UNetConfig(depth=4)
-    assert axis_layout(cfg, 5000, 510).tile == 508
+    assert axis_layout(cfg, 416 * 12, 510).tile == 508  # 508 keeps 416 px: twelve full tiles
+    balanced = axis_layout(cfg, 5000, 510)  # 13 tiles of 508 would waste most of the last one
+    assert balanced.n_tiles == 13 and balanced.tile < 508
+    assert balanced.step * 13 >= 5000 and (balanced.step - cfg.alignment) * 13 < 5000
     assert axis_layout(cfg, 5000, 10).tile == min_useful_tile(cfg)
     small = axis_layout(cfg, 30, 2000)
     assert small.n_tiles == 1 and small.step >= 30 and small.tile < 200

@@ -13,6 +13,8 @@ from napari_tiled_unet.tiling import min_useful_tile, smallest_tile_for_step
 _TARGET_EDGE = {("cpu", 2): 1020, ("cpu", 3): 164, ("gpu", 2): 2044, ("gpu", 3): 260}
 _MAX_BATCH = {"cpu": 4, "gpu": 32}
 _SAFETY = 1.5
+_COVER_SLACK = 1.25
+_CPU_BATCH_PIXELS = 512 * 512
 
 
 def feature_map_elements(config: UNetConfig, tile_shape: Sequence[int]) -> int:
@@ -42,10 +44,12 @@ def tile_bytes(config: UNetConfig, tile_shape: Sequence[int]) -> int:
 def auto_tile_shape(
     config: UNetConfig, image_shape: Sequence[int], budget_bytes: int, gpu: bool = False
 ) -> tuple[int, ...]:
-    """The largest tile shape that fits the budget, no larger than needed to cover the image.
+    """The tile shape for an image: as large as the budget and the device's sweet spot allow.
 
-    Axes that the image covers in one tile get exactly that tile; the remaining axes share the budget with
-    equal edges, shrinking by the pooling grid until the estimate fits (never below the smallest useful tile).
+    Axes the image covers in one tile not much larger than the target get exactly that tile (a 1024 image is
+    one 1116 tile, not four 1020 tiles); the others share the budget with equal edges, shrinking by the
+    pooling grid until the estimate fits (never below the smallest useful tile). The layout then balances
+    the tiles (see :func:`~napari_tiled_unet.tiling.axis_layout`).
     """
     kind = "gpu" if gpu else "cpu"
     target = _TARGET_EDGE[(kind, config.dims)]
@@ -53,14 +57,21 @@ def auto_tile_shape(
     floor = min_useful_tile(config)
     edge = config.nearest_valid_sizes(max(target, floor))[0] or floor
     while True:
-        shape = tuple(min(edge, c) for c in covering)
+        shape = tuple(c if c <= edge * _COVER_SLACK else min(edge, c) for c in covering)
         if tile_bytes(config, shape) <= budget_bytes or edge <= floor:
+            if tile_bytes(config, shape) > budget_bytes:
+                shape = tuple(min(edge, c) for c in covering)
             return shape
         edge -= config.alignment
 
 
 def auto_batch_size(config: UNetConfig, tile_shape: Sequence[int], budget_bytes: int, n_tiles: int,
                     gpu: bool = False) -> int:
-    """How many tiles to run at once: as many as the budget holds, within a per-device cap."""
+    """How many tiles to run at once: as many as the budget holds, within a per-device cap.
+
+    On a CPU batching only amortises the per-call overhead of small tiles, so a batch holds at most about
+    a 512x512 (or 64x64x64) tile's worth of pixels.
+    """
     fits = max(1, budget_bytes // max(1, tile_bytes(config, tile_shape)))
-    return int(max(1, min(fits, _MAX_BATCH["gpu" if gpu else "cpu"], n_tiles)))
+    cap = _MAX_BATCH["gpu"] if gpu else max(1, min(_MAX_BATCH["cpu"], _CPU_BATCH_PIXELS // math.prod(tile_shape)))
+    return int(max(1, min(fits, cap, n_tiles)))

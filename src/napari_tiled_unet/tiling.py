@@ -152,7 +152,9 @@ def axis_layout(config: UNetConfig, size: int, wanted_tile: int) -> AxisLayout:
     """Lay out one axis of an image.
 
     The wanted tile is rounded down to a valid size, grown to the smallest useful tile, and shrunk to the
-    smallest tile that covers the whole axis at once.
+    smallest tile that covers the whole axis at once. Then the tiles are balanced: with ``n`` tiles needed
+    anyway, each is shrunk to the smallest tile that still covers ``size / n`` pixels, so that the last tile
+    is not mostly wasted work.
     """
     if size < 1:
         raise ValueError(f"image axis of size {size} cannot be predicted: every axis needs at least 1 pixel")
@@ -160,6 +162,8 @@ def axis_layout(config: UNetConfig, size: int, wanted_tile: int) -> AxisLayout:
     below, above = config.nearest_valid_sizes(max(1, int(wanted_tile)))
     tile = below if below is not None else above
     tile = min(max(tile, min_useful_tile(config)), covering)
+    n_tiles = math.ceil(size / step_for_tile(config, tile))
+    tile = max(smallest_tile_for_step(config, math.ceil(size / n_tiles)), min(min_useful_tile(config), covering))
     context = tile_context(config)
     return AxisLayout(size=size, tile=tile, context=context, crop=context - config.margin,
                       step=step_for_tile(config, tile))

@@ -35,7 +35,7 @@ class TrainingJob:
 class Outcome:
     """What a job produced: a result (a model, or a prediction and its axes), an error, or a cancellation."""
 
-    result: Any = None
+    result: Any = field(default=None, repr=False)
     error: BaseException | None = None
     cancelled: bool = False
 

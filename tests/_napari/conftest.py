@@ -1,0 +1,73 @@
+"""Fixtures of the napari widget tests: a clean model registry, captured notifications, a tiny trained model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from napari_tiled_unet import UNetConfig
+from napari_tiled_unet.samples import load_nuclei_2d
+from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.loop import train
+
+TINY_UNET = UNetConfig(depth=2, wf=2, batch_norm=True)
+
+
+@dataclass
+class Notes:
+    errors: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def notes(monkeypatch) -> Notes:
+    """Messages the widgets show as napari notifications."""
+    from napari.utils import notifications
+
+    captured = Notes()
+    monkeypatch.setattr(notifications, "show_error", captured.errors.append)
+    monkeypatch.setattr(notifications, "show_info", captured.infos.append)
+    return captured
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    from napari_tiled_unet._napari.model_registry import registry
+
+    registry.clear()
+    yield registry
+    registry.clear()
+
+
+@pytest.fixture(scope="session")
+def sample() -> dict[str, np.ndarray]:
+    return load_nuclei_2d()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(sample):
+    """A 2D model trained for a few steps on the sample's scribbles (label values 1 = background, 2 = nucleus)."""
+    config = TrainingConfig(sparse=True, unet=TINY_UNET, patch_size=44, batch_size=2, epochs=1, time_limit=None,
+                            steps_per_epoch=2, val_fraction=0.0)
+    return train(sample["image"][:128, :128], sample["scribbles"][:128, :128], config)
+
+
+def _make_tiny(widget) -> None:
+    """Settings of the Train widget for a training run of about a second."""
+    widget.time_limit.value = 0
+    widget.epochs.value = 1
+    advanced = widget.advanced
+    advanced.depth.value = 2
+    advanced.wf.value = 2
+    advanced.patch_size.value = 44
+    advanced.batch_size.value = 2
+    advanced.steps_per_epoch.value = 2
+    advanced.val_fraction.value = 0.05
+
+
+@pytest.fixture
+def make_tiny():
+    """A function that sets a Train widget up for a training run of about a second."""
+    return _make_tiny

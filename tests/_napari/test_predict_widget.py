@@ -1,0 +1,130 @@
+"""The Predict with U-Net widget in a real viewer: aligned results, updates, stacks, outputs and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.layers import Image, Labels
+
+from napari_tiled_unet._napari.predict_widget import PredictWidget
+from napari_tiled_unet.model_file import save_model
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-tiled-unet", "nuclei_2d")
+    return viewer
+
+
+@pytest.fixture
+def widget(viewer, qtbot, tiny_model, clean_registry):
+    clean_registry.add(tiny_model, name="tiny")
+    widget = PredictWidget(viewer)
+    yield widget
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
+
+
+def predict(widget: PredictWidget, qtbot) -> None:
+    assert widget.run()
+    assert not widget.run_button.enabled and widget.cancel_button.enabled
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+
+
+def test_model_list_follows_the_registry(widget, tiny_model, clean_registry):
+    assert widget.model.value == "tiny"
+    assert "task: semantic" in widget.model_info.value and "input channels: 1" in widget.model_info.value
+    assert widget.tile_info.value.startswith("tile ")
+    name = clean_registry.add(tiny_model)
+    assert widget.model.value == name and widget.model.choices == (name, "tiny")
+
+
+def test_prediction_is_an_aligned_labels_layer_updated_in_place(widget, viewer, qtbot, notes):
+    source = viewer.layers["nuclei 2D"]
+    source.scale = (0.5, 0.25)
+    source.translate = (10.0, -4.0)
+    predict(widget, qtbot)
+    assert notes.errors == []
+    layer = viewer.layers["nuclei 2D [labels]"]
+    assert isinstance(layer, Labels) and layer is widget.result_layer
+    assert layer.data.shape == source.data.shape and layer.data.dtype.kind == "u"
+    assert set(np.unique(layer.data)) <= {1, 2}  # the scribbles' label values
+    np.testing.assert_allclose(layer.scale, (0.5, 0.25))
+    np.testing.assert_allclose(layer.translate, (10.0, -4.0))
+    count = len(viewer.layers)
+    widget.auto_tile.value = False
+    widget.tile_size.value = 100
+    assert "tile 100×100" in widget.tile_info.value
+    first = layer.data.copy()
+    predict(widget, qtbot)
+    assert len(viewer.layers) == count and viewer.layers["nuclei 2D [labels]"] is layer
+    np.testing.assert_array_equal(layer.data, first)  # overlap-tile: any tile size gives the same labels
+
+
+def test_probabilities_and_instances(widget, viewer, qtbot, notes):
+    widget.output.value = "probabilities"
+    predict(widget, qtbot)
+    probabilities = viewer.layers["nuclei 2D [probabilities]"]
+    assert isinstance(probabilities, Image) and probabilities.data.shape == (2, 512, 512)
+    assert probabilities.data.dtype == np.float32
+    np.testing.assert_allclose(probabilities.data.sum(axis=0), 1.0, rtol=1e-4)
+    widget.output.value = "instances"
+    predict(widget, qtbot)
+    instances = viewer.layers["nuclei 2D [instances]"]
+    assert isinstance(instances, Labels) and instances.data.shape == (512, 512) and notes.errors == []
+
+
+def test_stack_plane_by_plane_and_current_plane_only(widget, viewer, qtbot, sample):
+    stack = np.stack([sample["image"][:96, :96], sample["image"][96:192, :96], sample["image"][:96, 96:192]])
+    viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0))
+    widget.image_layer.value = viewer.layers["stack"]
+    assert "ZYX image" in widget.tile_info.value
+    widget.current_plane.value = True
+    viewer.dims.set_current_step(0, 1)
+    predict(widget, qtbot)
+    layer = viewer.layers["stack [labels]"]
+    assert layer.data.shape == (3, 96, 96)
+    np.testing.assert_allclose(layer.scale, (2.0, 1.0, 1.0))
+    assert layer.data[1].min() >= 1 and not layer.data[0].any() and not layer.data[2].any()
+    widget.current_plane.value = False
+    predict(widget, qtbot)
+    assert viewer.layers["stack [labels]"] is layer and all(layer.data[z].min() >= 1 for z in range(3))
+
+
+def test_rgb_image_for_a_grey_model_is_a_clear_error(widget, viewer, qtbot, notes):
+    viewer.add_image(np.zeros((64, 64, 3), dtype=np.uint8), name="rgb", rgb=True)
+    widget.image_layer.value = viewer.layers["rgb"]
+    assert "RGB" in widget.tile_info.value
+    assert not widget.run()
+    assert len(notes.errors) == 1 and "RGB" in notes.errors[0] and "channel" in notes.errors[0]
+    assert widget.run_button.enabled and "rgb [labels]" not in viewer.layers
+
+
+def test_cancel_leaves_the_layers_alone(widget, viewer, qtbot, notes):
+    widget.auto_tile.value = False
+    widget.tile_size.value = 44  # many tiles
+    count = len(viewer.layers)
+    assert widget.run()
+    widget.cancel_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
+    assert widget.last_outcome.cancelled and len(viewer.layers) == count
+    assert any("cancelled" in message for message in notes.infos) and notes.errors == []
+
+
+def test_load_a_model_file(widget, viewer, qtbot, tiny_model, tmp_path, notes):
+    path = save_model(tiny_model, tmp_path / "nuclei.safetensors")
+    assert widget.load_model_from(path) is not None
+    assert widget.model.value == "nuclei.safetensors"
+    (tmp_path / "bad.safetensors").write_bytes(b"\x80\x04not a model")
+    assert widget.load_model_from(tmp_path / "bad.safetensors") is None
+    assert "pickle" in notes.errors[-1]
+    predict(widget, qtbot)
+    assert "nuclei 2D [labels]" in viewer.layers
+
+
+def test_the_plugin_widget_is_docked_from_the_manifest(viewer):
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Predict with U-Net")
+    assert isinstance(widget, PredictWidget) and widget.image_layer.value is viewer.layers["nuclei 2D"]

@@ -1,0 +1,67 @@
+"""The labels writer, the session model registry and the manifest's contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_tiled_unet._napari.model_registry import ModelRegistry, describe_model
+from napari_tiled_unet._napari.writer import write_labels
+
+
+def test_write_labels_is_a_compressed_imagej_tiff_with_the_pixel_size(tmp_path):
+    labels = np.zeros((3, 40, 50), dtype=np.int32)
+    labels[1, 10:20, 5:15] = 300
+    (written,) = write_labels(str(tmp_path / "labels.tif"), labels, {"scale": (2.0, 0.25, 0.5), "name": "x"})
+    with tifffile.TiffFile(written) as tif:
+        assert tif.is_imagej
+        assert tif.imagej_metadata["unit"] == "um"
+        page = tif.pages[0]
+        assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+        x_res, y_res = page.tags["XResolution"].value, page.tags["YResolution"].value
+        assert x_res[0] / x_res[1] == pytest.approx(2.0) and y_res[0] / y_res[1] == pytest.approx(4.0)
+        data = tif.asarray()
+    assert data.dtype == np.uint16  # compacted so ImageJ reads it
+    np.testing.assert_array_equal(data, labels)
+
+
+def test_write_labels_refuses_other_suffixes(tmp_path):
+    with pytest.raises(ValueError, match="tif"):
+        write_labels(str(tmp_path / "labels.png"), np.zeros((4, 4), np.uint8), {"scale": (1, 1)})
+
+
+def test_registry_names_are_unique_and_newest_first(tiny_model):
+    registry = ModelRegistry()
+    seen = []
+    registry.changed.connect(lambda: seen.append(len(registry)))
+    first = registry.add(tiny_model)
+    second = registry.add(tiny_model, name=first)
+    third = registry.add_file("/some/where/net.safetensors", tiny_model)
+    assert second == f"{first} (2)" and third == "net.safetensors"
+    assert registry.names() == [third, second, first]
+    assert registry.get(first) is tiny_model and first in registry
+    registry.remove(first)
+    assert first not in registry and seen == [1, 2, 3, 2]
+    with pytest.raises(TypeError):
+        registry.add("not a model")
+
+
+def test_describe_model(tiny_model):
+    text = describe_model(tiny_model)
+    assert "task: semantic (scribbles)" in text
+    assert "1=background" in text and "margin 8 px" in text and "input channels: 1" in text
+
+
+def test_manifest_contributions():
+    import npe2
+
+    manifest = npe2.PluginManifest.from_distribution("napari-tiled-unet")
+    contributions = manifest.contributions
+    assert {w.display_name for w in contributions.widgets} == {"Train U-Net", "Predict with U-Net"}
+    (writer,) = contributions.writers
+    assert writer.layer_types == ["labels"] and set(writer.filename_extensions) == {".tif", ".tiff"}
+    assert {s.key for s in contributions.sample_data} == {"nuclei_2d", "nuclei_3d"}
+    segment = contributions.menus["napari/layers/segment"]
+    assert {item.command for item in segment} == {"napari-tiled-unet.train_widget", "napari-tiled-unet.predict_widget"}
+    manifest.validate_imports()
