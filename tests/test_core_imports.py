@@ -23,8 +23,9 @@ CORE_MODULES = (
     "napari_tiled_unet.cli.main",
 )
 
-# Runs in a fresh interpreter: imports the named modules, then every module found under the package (the
-# training subpackage may be a namespace package, which pkgutil.walk_packages does not enter from the top).
+# Runs in a fresh interpreter: imports the named modules, then every module found under the package. The walk
+# is pkgutil.walk_packages done by hand, because walk_packages imports every package it meets (and so would
+# import ``_napari`` before it could be skipped).
 SCRIPT = textwrap.dedent(
     """
     import importlib, json, pkgutil, sys
@@ -34,29 +35,31 @@ SCRIPT = textwrap.dedent(
     for name in named:
         importlib.import_module(name)
 
-    import napari_tiled_unet
-
-    def walk(path, prefix):
-        found = []
-        for info in pkgutil.walk_packages(path, prefix, onerror=lambda name: None):
-            found.append(info.name)
-        return found
-
     def skip(name):
         parts = name.split(".")
         return "_napari" in parts or parts[-1] == "__main__" or "sample_data" in parts
 
-    discovered = [n for n in walk(napari_tiled_unet.__path__, "napari_tiled_unet.") if not skip(n)]
-    training = None
+    def walk(package):
+        found = []
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if skip(info.name):
+                continue
+            module = importlib.import_module(info.name)
+            found.append(info.name)
+            if info.ispkg:
+                found += walk(module)
+        return found
+
+    import napari_tiled_unet
+
+    discovered = walk(napari_tiled_unet)
+    # a namespace package (a folder without __init__.py) is not listed by iter_modules: enter it by name
     try:
         training = importlib.import_module("napari_tiled_unet.training")
     except ModuleNotFoundError:
-        pass
-    if training is not None:
-        discovered += [n for n in walk(training.__path__, "napari_tiled_unet.training.") if not skip(n)]
-    discovered = sorted(set(discovered))
-    for name in discovered:
-        importlib.import_module(name)
+        training = None
+    if training is not None and "napari_tiled_unet.training" not in discovered:
+        discovered += ["napari_tiled_unet.training", *walk(training)]
     print(json.dumps({
         "imported": sorted(set(named) | set(discovered)),
         "gui": sorted(m for m in gui if m in sys.modules),

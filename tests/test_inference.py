@@ -218,11 +218,6 @@ def test_large_label_values_get_a_wide_dtype(net):
     assert set(np.unique(labels)) <= {7, 300}
 
 
-@pytest.mark.xfail(
-    reason="inference.logits_to_output: a single-class (sigmoid) model maps foreground to class 1 but the "
-    "label lookup table has one entry (range(n_classes)), so IndexError is raised",
-    strict=True,
-)
 def test_single_class_model_labels():
     net = make_net(depth=2, wf=1, n_classes=1)
     image = _image((30, 31))

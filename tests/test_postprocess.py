@@ -41,7 +41,7 @@ def test_soft_probabilities_and_thresholds():
     out = instances_from_probabilities(probs)
     assert out.max() == 2  # the tiny object has no seed large enough
     assert set(np.unique(out)) == {0, 1, 2}
-    kept = instances_from_probabilities(probs, min_seed_size=1, min_size=1)
+    kept = instances_from_probabilities(probs, min_seed_size=1, min_size=1, seed_erosion=0)
     assert kept.max() == 3
     dropped = instances_from_probabilities(probs, min_size=70)  # the 64 px square goes
     assert dropped.max() == 1 and np.count_nonzero(dropped) == 100
@@ -54,7 +54,7 @@ def test_seed_erosion_splits_a_thin_bridge():
     instances[1:11, 13:23] = 2
     probs = ideal_probabilities(instances)
     probs[:, 5:7, 10:14] = np.array([0.0, 1.0, 0.0])[:, None, None]  # interior bridge of width 2
-    assert instances_from_probabilities(probs).max() == 1
+    assert instances_from_probabilities(probs, seed_erosion=0).max() == 1
     assert instances_from_probabilities(probs, seed_erosion=1).max() == 2
 
 
@@ -99,7 +99,7 @@ def test_property_row_of_boxes_is_recovered(sizes, gap, three_d):
         x += w + gap
     if three_d:
         instances = np.stack([np.zeros_like(instances)] + [instances] * 5 + [np.zeros_like(instances)])
-    out = instances_from_probabilities(ideal_probabilities(instances), min_size=1)
+    out = instances_from_probabilities(ideal_probabilities(instances), min_size=1, seed_erosion=0)
     assert np.array_equal(out > 0, instances > 0)
     result = match_instances(out, instances, iou_threshold=0.75)  # ties at corners may go either way
     assert result["tp"] == len(sizes) and result["fp"] == 0

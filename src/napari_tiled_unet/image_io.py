@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, str]:
             axes = series.axes
     except ImageFileError:
         raise
-    except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError, struct.error) as err:
+    except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError, struct.error, zlib.error,
+            EOFError) as err:
         raise ImageFileError(f"{path} is not a readable TIFF image ({type(err).__name__}: {err}): "
                              "give a .tif/.tiff file (convert other formats with Fiji or napari)") from None
     if data.dtype.kind not in "biuf":

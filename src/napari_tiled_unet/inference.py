@@ -82,7 +82,10 @@ def _to_planes(image: Any, axes: str, dims: int) -> tuple[Any, str, tuple[int, .
 
 
 def _class_to_label(net: UNet) -> np.ndarray:
+    """Label value per class; a single-class (sigmoid) model writes 0 below 0.5 and 1 above."""
     values = net.metadata.get("label_values") or list(range(net.config.n_classes))
+    if net.config.n_classes == 1:
+        values = [0, *values] if values[0] != 0 else [0, 1]
     return np.asarray(values, dtype=np.uint32)
 
 

@@ -248,11 +248,6 @@ def test_nan_error_without_quiet_ends_with_one_error_line(files, tmp_path, capsy
     assert _files_in(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    reason="a truncated zlib-compressed TIFF passes predict_cmd.check_image (header only) and then "
-    "image_io.read_image lets zlib.error escape: the CLI ends in a traceback instead of exit code 2",
-    strict=True,
-)
 def test_truncated_compressed_image(files, tmp_path, capsys):
     code, _, err = _run(capsys, "predict", files["model"], files["folder"] / "truncated_zlib.tif", "--out",
                         tmp_path / "o.tif", "--quiet")
@@ -287,11 +282,6 @@ def test_several_images_into_a_folder_of_a_missing_parent(files, tmp_path, capsy
     assert _files_in(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    reason="predict_cmd.output_paths creates the output folder (out.mkdir()) before it checks that two inputs "
-    "share a name, so the refused run leaves an empty folder behind",
-    strict=True,
-)
 def test_same_names_are_refused_before_creating_the_folder(files, tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()

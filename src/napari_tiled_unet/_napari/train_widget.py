@@ -73,7 +73,7 @@ class TrainWidget(Container):
         self.clear_pairs_button = PushButton(text="Clear pairs")
         self.pairs_label = Label(value="")
         self.advanced = AdvancedSettings()
-        self.start_button = PushButton(text="Train")
+        self.start_button = PushButton(text="Start")
         self.continue_button = PushButton(text="Continue training", enabled=False,
                                           tooltip="fine-tune the current model (e.g. after painting more labels)")
         self.cancel_button = PushButton(text="Cancel", enabled=False)

@@ -49,13 +49,13 @@ def output_paths(images: list[Path], out: Path, output: str) -> list[Path]:
         raise ValueError(f"output {out} must end in .tif or .tiff (or be a folder): rename it")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file but {len(images)} images were given: give a folder")
+    names = [out / f"{p.stem}_{output}.tif" for p in images]
+    if len(set(names)) != len(names):
+        raise ValueError("two input images have the same name: they would overwrite each other's result")
     if not out.exists():
         if not out.parent.exists():
             raise ValueError(f"cannot create folder {out}: its parent {out.parent} does not exist")
         out.mkdir()
-    names = [out / f"{p.stem}_{output}.tif" for p in images]
-    if len(set(names)) != len(names):
-        raise ValueError("two input images have the same name: they would overwrite each other's result")
     return names
 
 
