@@ -182,3 +182,35 @@ def test_automatic_tile_fits_small_and_large_images():
     assert layout.n_tiles == 1 and batch == 1
     layout, batch = plan_tiles(net, (5000, 5000))
     assert layout.n_tiles > 1 and net.config.is_valid_size(layout.tile_shape[0])
+
+
+def test_out_of_memory_halves_batch_then_tile_and_retries(monkeypatch):
+    """The CUDA out-of-memory path, simulated: tiles above 100 px fail like a full GPU would."""
+    import napari_tiled_unet.predict as predict_module
+
+    net = NET_2D["upconv"]
+    image = np.random.default_rng(0).random((500, 500)).astype(np.float32)
+    real = predict_module._run_batch
+    seen = []
+
+    def flaky(net_, batch, device):
+        seen.append(batch.shape)
+        if batch.shape[0] > 1 or batch.shape[-1] > 200:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return real(net_, batch, device)
+
+    monkeypatch.setattr(predict_module, "_run_batch", flaky)
+    result = predict_tiled(net, image, tile_shape=396, batch_size=2)
+    assert seen[0][0] == 2 and seen[-1][0] == 1 and seen[-1][-1] <= 200
+    np.testing.assert_allclose(result, one_pass_reference(net, image), **TOL)
+
+
+def test_out_of_memory_at_the_smallest_tile_is_reported(monkeypatch):
+    import napari_tiled_unet.predict as predict_module
+
+    def always(net_, batch, device):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(predict_module, "_run_batch", always)
+    with pytest.raises(torch.OutOfMemoryError, match="smallest useful tile"):
+        predict_tiled(NET_2D["upconv"], np.zeros((300, 300), np.float32))

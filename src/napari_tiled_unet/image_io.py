@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,8 +38,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, str]:
             axes = series.axes
     except ImageFileError:
         raise
-    except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError, struct.error, zlib.error,
-            EOFError) as err:
+    except MemoryError:
+        raise
+    except Exception as err:
         raise ImageFileError(f"{path} is not a readable TIFF image ({type(err).__name__}: {err}): "
                              "give a .tif/.tiff file (convert other formats with Fiji or napari)") from None
     if data.dtype.kind not in "biuf":

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from napari_tiled_unet.array_views import NormalizedView, is_dask, whole_image_stats
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.postprocess import instances_from_probabilities, semantic_instances
@@ -108,9 +109,7 @@ def logits_to_output(net: UNet, logits: np.ndarray, output: OutputKind) -> np.nd
     if output == "probabilities":
         return softmax(logits)
     if output == "labels":
-        classes = np.argmax(logits, axis=0) if logits.shape[0] > 1 else (logits[0] > 0).astype(np.intp)
-        lut = _class_to_label(net)
-        return lut[classes].astype(_label_dtype(int(lut.max())))
+        return _labels_block(logits, _class_to_label(net))
     if net.metadata.get("task") == "instances" and net.config.n_classes == 3:
         instances = instances_from_probabilities(softmax(logits))
     else:
@@ -174,30 +173,77 @@ def predict_image(
             "pick an image with that many channels (or split/merge channels first)"
         )
     spatial_axes = axes.replace("C", "").replace("S", "")[-config.dims:]
-    data = np.asarray(arranged)
+    n_loop = len(loop_shape)
     normalizer = normalizer_of(net)
+    stats = None
     if normalizer is not None:
-        data = normalizer.apply(data, channel_axis=len(loop_shape))
-    elif not np.isfinite(data).all():
-        raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")
-    layout, _ = plan_tiles(net, data.shape[len(loop_shape) + 1:], tile_shape, batch_size)
-    n_planes = math.prod(loop_shape)
-    total = n_planes * layout.n_tiles
+        channels_first = arranged.transpose((n_loop, *range(n_loop), *range(n_loop + 1, arranged.ndim)))
+        stats = whole_image_stats(channels_first, normalizer)
+    if is_dask(arranged):
+        result = _predict_planes_lazy(net, arranged, loop_shape, output, tile_shape, batch_size, normalizer, stats)
+    else:
+        result = _predict_planes(net, arranged, loop_shape, output, tile_shape, batch_size, normalizer, stats,
+                                 progress, cancel)
+    if output == "probabilities":
+        return result, loop_axes + "C" + spatial_axes
+    if output == "instances" and math.prod(loop_shape) > 1:
+        result = _unique_ids_across_planes(np.asarray(result), n_loop)
+    return result, loop_axes + spatial_axes
+
+
+def _plane_source(plane: Any, normalizer: PercentileNormalization | None, stats: tuple | None) -> Any:
+    """What the tiles read: the plane normalised on the fly with whole-image statistics, or as it is."""
+    return plane if normalizer is None else NormalizedView(plane, normalizer, stats)
+
+
+def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], output: OutputKind,
+                    tile_shape: Any, batch_size: int | None, normalizer: PercentileNormalization | None,
+                    stats: tuple | None, progress: ProgressCallback | None, cancel: CancelLike) -> np.ndarray:
+    """In-memory prediction, plane by plane, with one progress count over all planes."""
+    layout, _ = plan_tiles(net, arranged.shape[len(loop_shape) + 1:], tile_shape, batch_size)
+    total = math.prod(loop_shape) * layout.n_tiles
     results = []
     for p, index in enumerate(np.ndindex(*loop_shape)):
         def plane_progress(done: int, _total: int, offset: int = p * layout.n_tiles) -> None:
             if progress is not None:
                 progress(offset + done, total)
 
-        logits = predict_tiled(net, data[index], tile_shape=layout.tile_shape, batch_size=batch_size,
+        source = _plane_source(arranged[index], normalizer, stats)
+        logits = predict_tiled(net, source, tile_shape=layout.tile_shape, batch_size=batch_size,
                                progress=plane_progress, cancel=cancel)
         results.append(logits_to_output(net, logits, output))
-    stacked = np.stack(results).reshape(*loop_shape, *results[0].shape)
-    if output == "probabilities":
-        return stacked, loop_axes + "C" + spatial_axes
-    if output == "instances" and n_planes > 1:
-        stacked = _unique_ids_across_planes(stacked, len(loop_shape))
-    return stacked, loop_axes + spatial_axes
+    return np.stack(results).reshape(*loop_shape, *results[0].shape)
+
+
+def _predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], output: OutputKind,
+                         tile_shape: Any, batch_size: int | None, normalizer: PercentileNormalization | None,
+                         stats: tuple | None) -> Any:
+    """Lazy prediction of a dask array: labels and probabilities stay lazy, instances are computed."""
+    import dask.array as da
+
+    from napari_tiled_unet.lazy import predict_dask
+
+    planes = []
+    for index in np.ndindex(*loop_shape):
+        logits = predict_dask(net, arranged[index], tile_shape=tile_shape, batch_size=batch_size,
+                              normalization=normalizer, stats=stats)
+        if output == "instances":
+            planes.append(logits_to_output(net, logits.compute(), output))
+            continue
+        if output == "labels":
+            lut = _class_to_label(net)
+            planes.append(logits.map_blocks(_labels_block, lut, drop_axis=0, dtype=_label_dtype(int(lut.max()))))
+        else:
+            planes.append(logits.map_blocks(softmax, dtype=np.float32))
+    if output == "instances":
+        return np.stack(planes).reshape(*loop_shape, *planes[0].shape)
+    stacked = da.stack(planes) if len(planes) > 1 else planes[0][None]
+    return stacked.reshape(*loop_shape, *planes[0].shape)
+
+
+def _labels_block(logits: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    classes = np.argmax(logits, axis=0) if logits.shape[0] > 1 else (logits[0] > 0).astype(np.intp)
+    return lut[classes].astype(_label_dtype(int(lut.max())))
 
 
 def _unique_ids_across_planes(stacked: np.ndarray, n_loop: int) -> np.ndarray:

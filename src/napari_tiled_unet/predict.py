@@ -10,18 +10,22 @@ about the valid margin on each side and only the centre of every tile is kept, w
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.devices import memory_budget_bytes
 from napari_tiled_unet.errors import Cancelled
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.tile_size import auto_batch_size, auto_tile_shape
 from napari_tiled_unet.tiling import Tile, TileLayout, make_layout, reflect_indices
 
+logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], Any]
 
 
@@ -86,6 +90,18 @@ def read_tile(image: Any, start: Sequence[int], shape: Sequence[int]) -> np.ndar
     return region[(slice(None),) + np.ix_(*local)]
 
 
+_CONVERT_LOCK = threading.Lock()
+
+
+def _ensure_channels_last(net: UNet) -> None:
+    """Put the weights in channels_last layout once (thread-safe: dask may run blocks in parallel threads)."""
+    layout = torch.channels_last if net.config.dims == 2 else torch.channels_last_3d
+    with _CONVERT_LOCK:
+        weight = net.last.weight
+        if not weight.is_contiguous(memory_format=layout):
+            net.to(memory_format=layout)
+
+
 def _model_device(net: torch.nn.Module) -> torch.device:
     param = next(net.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
@@ -103,8 +119,16 @@ def _batches(tiles: Iterable[Tile], size: int) -> Iterable[list[Tile]]:
 
 
 def _run_batch(net: UNet, batch: np.ndarray, device: torch.device) -> np.ndarray:
-    x = torch.from_numpy(batch).to(device, non_blocking=True)
-    if device.type == "cpu":
+    """One forward pass: channels_last on the CPU; pinned, non-blocking copies on CUDA.
+
+    Mixed precision is not used here: the overlap-tile guarantee is stated in float32.
+    """
+    x = torch.from_numpy(batch)
+    if device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    elif device.type != "cpu":
+        x = x.to(device)
+    else:
         x = x.contiguous(memory_format=torch.channels_last if x.ndim == 4 else torch.channels_last_3d)
     return net(x).float().cpu().numpy()
 
@@ -179,8 +203,10 @@ def predict_tiled(
 
     Returns
     -------
-    numpy.ndarray
-        float32 logits of shape ``(n_classes, *spatial)``.
+    numpy.ndarray or dask.array.Array
+        float32 logits of shape ``(n_classes, *spatial)``. A dask input gives a lazy dask array with the same
+        values (see :func:`napari_tiled_unet.lazy.predict_dask`; ``progress`` and ``cancel`` do not apply,
+        use dask's own progress bars); zarr and other array-likes are read tile by tile.
 
     Raises
     ------
@@ -194,9 +220,36 @@ def predict_tiled(
         raise TypeError(f"predict_tiled needs a UNet, got {type(net).__name__}")
     if net.training:
         raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
+    if is_dask(image):
+        from napari_tiled_unet.lazy import predict_dask
+
+        return predict_dask(net, image, tile_shape=tile_shape, batch_size=batch_size)
     image = as_channel_first(image, net.config.in_channels, net.config.dims)
     layout, batch_size = plan_tiles(net, image.shape[1:], tile_shape, batch_size)
-    return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel)
+    while True:
+        try:
+            return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel)
+        except torch.OutOfMemoryError:
+            layout, batch_size = _smaller_plan(net, image.shape[1:], layout, batch_size)
+
+
+def _smaller_plan(net: UNet, spatial: Sequence[int], layout: TileLayout, batch_size: int) -> tuple[TileLayout, int]:
+    """After an out-of-memory error: halve the batch, else halve the tile; re-raise at the smallest tile."""
+    device = _model_device(net)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if batch_size > 1:
+        logger.warning("out of memory with %d tiles per batch: retrying with %d", batch_size, batch_size // 2)
+        return layout, batch_size // 2
+    smaller = tuple(max(1, t // 2) for t in layout.tile_shape)
+    new_layout, _ = plan_tiles(net, spatial, smaller, 1)
+    if new_layout.tile_shape == layout.tile_shape:
+        raise torch.OutOfMemoryError(
+            f"out of memory even with the smallest useful tile {layout.tile_shape} on {device}: free memory on the "
+            "device (close other programs) or use device='cpu'"
+        )
+    logger.warning("out of memory with tile %s: retrying with tile %s", layout.tile_shape, new_layout.tile_shape)
+    return new_layout, 1
 
 
 def predict_with_layout(
@@ -206,24 +259,46 @@ def predict_with_layout(
     batch_size: int,
     progress: ProgressCallback | None = None,
     cancel: CancelLike = None,
+    origin: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Run the net over the tiles of ``layout`` and stitch their kept outputs.
 
-    ``image`` is channel-first. :func:`predict_tiled` chooses an exact layout; this lower-level entry point
-    takes any layout, which lets tests show that a misaligned one is not exact.
+    Parameters
+    ----------
+    net, progress, cancel
+        As in :func:`predict_tiled`.
+    image : array-like
+        Channel-first image; only the bounding boxes of the tiles are read.
+    layout : TileLayout
+        The tiles. :func:`predict_tiled` chooses an exact one; any layout is accepted, which lets tests show
+        that a misaligned one is not exact.
+    batch_size : int
+        Tiles per forward pass.
+    origin : sequence of int, optional
+        Image coordinates of the layout's first pixel: the result covers ``origin + [0, layout sizes)`` and
+        tiles read real image context around it (mirrored only outside the image). It must be a multiple of
+        ``2**(depth-1)`` per axis for the result to equal the whole-image prediction of that region.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 logits ``(n_classes, *layout sizes)``.
+
     """
     config = net.config
-    spatial = tuple(int(s) for s in image.shape[1:])
+    spatial = tuple(a.size for a in layout.axes)
+    origin = tuple(int(o) for o in origin) if origin is not None else (0,) * len(spatial)
     device = _model_device(net)
     if device.type == "cpu":
-        net.to(memory_format=torch.channels_last if config.dims == 2 else torch.channels_last_3d)
+        _ensure_channels_last(net)
     result = np.empty((config.n_classes, *spatial), dtype=np.float32)
     done = 0
     with torch.inference_mode():
         for batch in _batches(layout, batch_size):
             if is_cancelled(cancel):
                 raise Cancelled(f"prediction cancelled after {done} of {layout.n_tiles} tiles")
-            inputs = np.stack([read_tile(image, t.input_start, layout.tile_shape) for t in batch])
+            starts = [tuple(o + s for o, s in zip(origin, t.input_start)) for t in batch]
+            inputs = np.stack([read_tile(image, start, layout.tile_shape) for start in starts])
             inputs = inputs.astype(np.float32, copy=False)
             if not np.isfinite(inputs).all():
                 raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")

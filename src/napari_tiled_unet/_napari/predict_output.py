@@ -67,13 +67,39 @@ def full_result(result: np.ndarray, axes: str, model_dims: int, data_shape: Sequ
     return full
 
 
+def hide_background(layer: Any, label_values: Sequence[int]) -> None:
+    """Show the background class of a Labels layer transparent when its value is not 0.
+
+    Models trained on scribbles write 1 for background, like the scribbles themselves; the other classes keep
+    napari's usual colours.
+    """
+    from napari.utils.colormaps import DirectLabelColormap, label_colormap
+
+    background = int(label_values[0])
+    if background == 0:
+        return
+    cyclic = label_colormap(49, 0.5)
+    colors: dict[Any, Any] = {None: "white", 0: "transparent", background: "transparent"}
+    colors.update({int(v): cyclic.map(int(v)) for v in label_values[1:]})
+    layer.colormap = DirectLabelColormap(color_dict=colors)
+
+
 def show_result(viewer: Any, source: Any, result: np.ndarray, axes: str, model_dims: int, output: str,
-                plane: Sequence[int] | None = None) -> Any:
+                plane: Sequence[int] | None = None, label_values: Sequence[int] = (0,)) -> Any:
     """Add the result next to ``source`` or update the layer of an earlier run (same name); return the layer.
 
     Labels and instances become a Labels layer, probabilities an Image layer with the classes on a first axis.
     The layer gets the source's scale, translate, rotation, shear and affine for the axes it shares with it.
+    ``label_values`` are the model's values per class: a background class other than 0 is shown transparent.
     """
+    layer = _add_or_update(viewer, source, result, axes, model_dims, output, plane)
+    if output == "labels":
+        hide_background(layer, label_values)
+    return layer
+
+
+def _add_or_update(viewer: Any, source: Any, result: np.ndarray, axes: str, model_dims: int, output: str,
+                   plane: Sequence[int] | None) -> Any:
     from napari.layers import Image, Labels
 
     name = result_name(source.name, output)

@@ -76,7 +76,7 @@ class PredictWidget(Container):
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False),
             self.progress, self.status,
         ])
-        for label in (self.model_info, self.tile_info, self.status):
+        for label in (self.model_info, self.status):
             label.native.setWordWrap(True)
         self.run_button.changed.connect(lambda: self.run())
         self.cancel_button.changed.connect(self.cancel)
@@ -167,7 +167,8 @@ class PredictWidget(Container):
             return False
         self._job = PredictionJob(net=net, image=data, axes=axes, output=self.output.value, tile_shape=self._tile())
         self._pending = {"layer": layer, "axes": axes, "dims": net.config.dims, "plane": plane,
-                         "output": self.output.value}
+                         "output": self.output.value,
+                         "label_values": net.metadata.get("label_values") or list(range(net.config.n_classes))}
         self.progress.value = 0
         self.status.value = f"predicting {layer.name}" + (f" plane {plane}" if plane else "") + "…"
         self._set_running(True)
@@ -209,7 +210,8 @@ class PredictWidget(Container):
             else:
                 result, _ = outcome.result
                 self.result_layer = show_result(self.viewer, pending["layer"], result, pending["axes"],
-                                                pending["dims"], pending["output"], pending["plane"])
+                                                pending["dims"], pending["output"], pending["plane"],
+                                                pending["label_values"])
                 self.status.value = f"done: {self.result_layer.name} {self.result_layer.data.shape}"
         except Exception as err:  # logged and shown; the widget must stay usable
             report_error("show the result", err)

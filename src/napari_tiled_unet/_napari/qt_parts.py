@@ -71,8 +71,10 @@ class LossPlot(QWidget):
             painter.end()
             return
         last_step = max([s for s, _ in self.steps] + [e[0] for e in self.epochs] + [1])
-        losses = [v for _, v in self.steps] + [e[1] for e in self.epochs] + [e[2] for e in self.epochs if e[2]]
-        top = max(losses) * 1.05 if losses else 1.0
+        # epoch means set the scale when there are some: single noisy steps are clipped rather than squash the plot
+        epoch_losses = [e[1] for e in self.epochs] + [e[2] for e in self.epochs if e[2] is not None]
+        losses = epoch_losses or [v for _, v in self.steps]
+        top = max(max(losses) * 1.15, 1e-6)
 
         def point(step: float, value: float, high: float) -> QPointF:
             x = rect.left() + rect.width() * step / last_step

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-WINDOW = (1500, 950)
+WINDOW = (1440, 920)
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -49,20 +50,39 @@ def wait(condition: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.02)
 
 
-def grab(viewer: Any, path: Path) -> Path:
-    """Save the whole main window as a PNG (palette-reduced to keep the file small)."""
-    from qtpy.QtGui import QImage
+def dock_of(widget: Any) -> Any:
+    """The QDockWidget that holds a docked magicgui widget."""
+    from qtpy.QtWidgets import QDockWidget
 
-    wait(lambda: True, 0)
-    for _ in range(10):
-        from qtpy.QtWidgets import QApplication
+    parent = widget.native
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    if parent is None:
+        raise RuntimeError(f"{widget!r} is not docked")
+    return parent
 
+
+def settle(seconds: float = 0.5) -> None:
+    """Let Qt lay out and paint for a moment."""
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         QApplication.processEvents()
-        time.sleep(0.05)
-    image = viewer.window._qt_window.grab().toImage()
-    image = image.convertToFormat(QImage.Format.Format_Indexed8)
-    if not image.save(str(path), "PNG"):
-        raise RuntimeError(f"could not write {path}")
+        time.sleep(0.02)
+
+
+def grab(viewer: Any, path: Path) -> Path:
+    """Save the whole main window as a palette PNG (256 colours keep it well under 400 KB)."""
+    from PIL import Image
+    from qtpy.QtCore import QBuffer, QIODevice
+
+    settle()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    viewer.window._qt_window.grab().save(buffer, "PNG")
+    image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     return path
 
 
@@ -70,28 +90,33 @@ def take(out: Path, seconds: float) -> list[Path]:
     """Train for ``seconds`` in the widget, predict, and save both screenshots into ``out``."""
     import napari
 
-    from napari_tiled_unet._napari.launch import open_demo
+    from napari_tiled_unet._napari.launch import PLUGIN, PREDICT, TRAIN
 
     viewer = napari.Viewer(title="napari-tiled-unet", show=True)
     viewer.window._qt_window.resize(*WINDOW)
     try:
-        train, predict = open_demo(viewer)
-        train.native.parentWidget().raise_()
+        viewer.open_sample(PLUGIN, "nuclei_2d")
+        _dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, TRAIN)
+        settle()
+        viewer.reset_view()
         train.time_limit.value = seconds
-        train.advanced.steps_per_epoch.value = 5
         train.advanced.depth.value = 3
+        train.advanced.patch_size.value = 124
+        train.advanced.steps_per_epoch.value = 10
         if not train.start():
             raise RuntimeError(f"training did not start: {train.status.value}")
         wait(lambda: not train.running, seconds + 120)
         if train.last_outcome is None or train.last_outcome.error is not None:
             raise RuntimeError(f"training failed: {train.last_outcome}")
         written = [grab(viewer, out / "train_widget.png")]
-        predict.native.parentWidget().raise_()
+        _dock, predict = viewer.window.add_plugin_dock_widget(PLUGIN, PREDICT, tabify=True)
+        dock_of(predict).raise_()
+        settle()
         if not predict.run():
             raise RuntimeError(f"prediction did not start: {predict.status.value}")
         wait(lambda: not predict.running, 120)
         viewer.layers["nuclei 2D scribbles"].visible = False
-        predict.result_layer.opacity = 0.45
+        predict.result_layer.opacity = 0.5
         viewer.layers.selection.active = predict.result_layer
         written.append(grab(viewer, out / "predict_widget.png"))
         return written
@@ -103,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/images"), help="folder for the PNG files")
-    parser.add_argument("--seconds", type=float, default=40.0, help="training time limit")
+    parser.add_argument("--seconds", type=float, default=90.0, help="training time limit in seconds")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     xvfb = start_xvfb()

@@ -1,0 +1,104 @@
+"""Array adapters that let the tile reader work on big and lazy images without copying them.
+
+:func:`~napari_tiled_unet.predict.read_tile` reads ``image[(slice(None), *box)]`` from a channel-first
+array. These adapters provide that indexing on top of other things: an image normalised on the fly with
+whole-image statistics (:class:`NormalizedView`), and a box cut out of a larger image that keeps the larger
+image's coordinates (:class:`OffsetArray`, used by the lazy and distributed paths).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from napari_tiled_unet.normalization import PercentileNormalization
+
+MAX_STAT_SAMPLES = 4_000_000
+
+
+def is_dask(image: Any) -> bool:
+    """True for a dask array (checked without importing dask)."""
+    return type(image).__module__.startswith("dask.") and hasattr(image, "dask")
+
+
+def strided_sample(image: Any, max_samples: int = MAX_STAT_SAMPLES) -> np.ndarray:
+    """A deterministic strided subsample of a channel-first array's spatial axes, read into memory."""
+    spatial = [int(s) for s in image.shape[1:]]
+    steps = [1] * len(spatial)
+    sizes = list(spatial)
+    while math.prod(sizes) > max_samples:
+        axis = int(np.argmax(sizes))
+        steps[axis] += 1
+        sizes[axis] = -(-spatial[axis] // steps[axis])
+    return np.asarray(image[(slice(None), *(slice(None, None, s) for s in steps))])
+
+
+def whole_image_stats(image: Any, normalization: PercentileNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel percentiles of a channel-first array (lazy ones through a strided subsample)."""
+    return normalization.compute_stats(strided_sample(image), channel_axis=0)
+
+
+class NormalizedView:
+    """A channel-first array whose reads come back normalised with fixed whole-image statistics.
+
+    Parameters
+    ----------
+    data : array-like
+        Channel-first image (numpy, zarr, dask, or another view).
+    normalization : PercentileNormalization
+        The model's normalisation.
+    stats : tuple of numpy.ndarray
+        ``(low, high)`` per channel, from :func:`whole_image_stats` of the whole image.
+
+    """
+
+    def __init__(self, data: Any, normalization: PercentileNormalization,
+                 stats: tuple[np.ndarray, np.ndarray]) -> None:
+        self.data = data
+        self.normalization = normalization
+        self.stats = stats
+        self.shape = tuple(int(s) for s in data.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple) or not key or key[0] != slice(None):
+            raise IndexError("NormalizedView reads all channels at once: index it as view[(slice(None), ...)]")
+        region = np.asarray(self.data[key])
+        return self.normalization.apply(region, channel_axis=0, stats=self.stats)
+
+
+class OffsetArray:
+    """A box of a larger channel-first image that answers reads in the larger image's coordinates.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The box ``(C, *box_shape)``.
+    start : sequence of int
+        Image coordinates of the box's first pixel.
+    full_shape : sequence of int
+        Spatial shape of the whole image (mirroring happens at its edges).
+
+    """
+
+    def __init__(self, data: np.ndarray, start: Sequence[int], full_shape: Sequence[int]) -> None:
+        self.data = data
+        self.start = tuple(int(s) for s in start)
+        self.shape = (int(data.shape[0]), *(int(s) for s in full_shape))
+        self.ndim = len(self.shape)
+        self.dtype = data.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple) or not key or key[0] != slice(None):
+            raise IndexError("OffsetArray reads all channels at once: index it as box[(slice(None), ...)]")
+        local = []
+        for s, offset, size in zip(key[1:], self.start, self.data.shape[1:]):
+            lo, hi = s.start - offset, s.stop - offset
+            if lo < 0 or hi > size:
+                raise IndexError(f"read [{s.start}, {s.stop}) outside the box [{offset}, {offset + size})")
+            local.append(slice(lo, hi))
+        return self.data[(slice(None), *local)]

@@ -1,0 +1,96 @@
+"""The documentation page (``README.md``) of an exported model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from napari_tiled_unet._version import __version__
+from napari_tiled_unet.bioimageio.export_geometry import ExportGeometry
+from napari_tiled_unet.bioimageio.rdf import UNET_CITATION, PackageInfo, class_names, spatial_ids
+from napari_tiled_unet.model import UNet
+
+
+def _training_lines(summary: Mapping[str, Any]) -> list[str]:
+    if not summary:
+        return ["No training summary was stored with this model."]
+    config = summary.get("config") or {}
+    rows = [
+        ("epochs / steps", f"{summary.get('epochs')} / {summary.get('steps')}"),
+        ("patch shape", summary.get("patch_shape")),
+        ("batch size, learning rate", f"{config.get('batch_size')}, {config.get('learning_rate')}"),
+        ("loss", config.get("loss")),
+        ("images", summary.get("images")),
+        ("training time", f"{summary.get('seconds')} s on {summary.get('device')}"),
+        ("stopped by", summary.get("stopped_by")),
+        ("best epoch", summary.get("best_epoch")),
+    ]
+    lines = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows if v is not None]
+    return lines
+
+
+def _validation_lines(summary: Mapping[str, Any]) -> list[str]:
+    metrics = summary.get("best_metrics") or {}
+    lines = [
+        "During training a share of every image was held back and the model scored on it after every epoch; "
+        "the weights of the best epoch were kept.",
+        "",
+    ]
+    if metrics:
+        lines += ["| metric (held-back validation pixels) | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in metrics.items()]
+        lines.append("")
+    lines += [
+        "These numbers come from the training images themselves. Before relying on the model, validate it on "
+        "annotated images it has not seen: predict them (`napari-tiled-unet predict model.zip image.tif --out "
+        "result.tif`) and compare with the ground truth (foreground IoU, instance F1 at IoU 0.5).",
+        "",
+        "The test tensors of this package were produced by napari-tiled-unet's exact overlap-tile engine; "
+        "`bioimageio test` reproduces them with a single pass of the network.",
+    ]
+    return lines
+
+
+def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
+    """The Markdown documentation of the package (it has the '## Validation' section bioimage.io asks for)."""
+    cfg = net.config
+    meta = net.metadata
+    norm = meta["normalization"]
+    labels = meta.get("label_values") or list(range(cfg.n_classes))
+    axes = ", ".join(spatial_ids(cfg.dims))
+    shrink = -geometry.offset // 2
+    classes = ["| output channel | class | label value written by napari-tiled-unet |", "|---|---|---|"]
+    classes += [f"| {i} | {n} | {labels[i] if i < len(labels) else i} |" for i, n in enumerate(class_names(net))]
+    task = ("instance segmentation: the classes are background, object interior and object boundary; "
+            "napari-tiled-unet separates touching objects from them" if meta.get("task") == "instances"
+            else "semantic segmentation: the most probable class per pixel")
+    lines = [
+        f"# {info.name}", "", info.description, "",
+        "## Model", "",
+        f"A {cfg.dims}D U-Net (Ronneberger et al. 2015) trained and exported with napari-tiled-unet {__version__}: "
+        f"depth {cfg.depth}, {2 ** cfg.wf} filters at the first level, {cfg.padding} convolutions, "
+        f"{cfg.up_mode}{', batch normalisation' if cfg.batch_norm else ''}. Task: {task}.", "",
+        *classes, "",
+        "## Input", "",
+        f"Axes batch, channel ({cfg.in_channels}), {axes}; float32, any intensity range. Preprocessing (done by "
+        f"the bioimage.io runtime, `scale_range`): per image and channel, the {norm['low']} percentile maps to 0 "
+        f"and the {norm['high']} percentile to 1, without clipping.", "",
+        f"Valid sizes per spatial axis: {geometry.min_size} + n x {geometry.step}.", "",
+        "## Output", "",
+        f"Class probabilities ({'softmax' if cfg.n_classes > 1 else 'sigmoid'} inside the network), "
+        f"{shrink} pixels smaller than the input on every side of every spatial axis"
+        + (f" ({cfg.margin} lost by the valid convolutions, {geometry.output_crop} cropped where bilinear "
+           "upsampling is not exact)" if geometry.output_crop else "") + ". "
+        + (f"To segment a whole image, mirror-pad it by {shrink} pixels per side (numpy 'reflect'), or tile it "
+           f"with tiles whose origins are {shrink} pixels before the output and a multiple of {geometry.step} "
+           "apart: the results then stitch exactly. napari-tiled-unet does this for you." if shrink else
+           f"Same-padding network: discard {geometry.halo} output pixels at the inner edges of tiles."), "",
+        "## Use it in napari-tiled-unet", "",
+        "Open this .zip in the Predict widget, or `napari-tiled-unet predict model.zip image.tif --out labels.tif`, "
+        "or `napari_tiled_unet.load_model('model.zip')`: the package holds the napari-tiled-unet model file "
+        "(`.safetensors`, no pickle), with its class names and label values.", "",
+        "## Training", "", *_training_lines(meta.get("training") or {}), "",
+        "## Validation", "", *_validation_lines(meta.get("training") or {}), "",
+        "## Citation", "", f"{UNET_CITATION['text']} doi:{UNET_CITATION['doi']}", "",
+    ]
+    return "\n".join(lines)

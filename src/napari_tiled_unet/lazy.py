@@ -1,0 +1,122 @@
+"""Lazy overlap-tile prediction of dask arrays, on any dask scheduler (a dask.distributed cluster included).
+
+The output is cut into blocks that are whole numbers of the global tiling's steps, so every block's tiles
+sit on the same grid as an in-memory prediction's and the values are identical. Each block reads only the
+bounding box of its tiles' inputs from the source (real neighbours across block edges; numpy ``'reflect'``
+mirroring only outside the image, like :func:`~napari_tiled_unet.predict.predict_tiled`), which is a plain
+dask slice: no ``map_overlap`` (whose ``boundary='reflect'`` is numpy's ``'symmetric'``) is involved.
+
+The network enters the graph once, as a single key: a distributed scheduler ships it to each worker once,
+not once per block.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from napari_tiled_unet.array_views import NormalizedView, OffsetArray
+from napari_tiled_unet.model import UNet
+from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.predict import as_channel_first, plan_tiles, predict_with_layout
+from napari_tiled_unet.tiling import AxisLayout, TileLayout, reflect_indices
+
+_BLOCK_EDGE = {2: 2048, 3: 192}
+
+
+def block_layout(global_layout: TileLayout, origin: Sequence[int], sizes: Sequence[int]) -> TileLayout:
+    """The tiles of one output block: the global tile, context and step, over the block's sizes."""
+    return TileLayout(tuple(
+        AxisLayout(size=int(n), tile=a.tile, context=a.context, crop=a.crop, step=a.step)
+        for a, n in zip(global_layout.axes, sizes)
+    ))
+
+
+def input_box(layout: TileLayout, origin: Sequence[int], full_shape: Sequence[int]) -> tuple[slice, ...]:
+    """Bounding box (image coordinates) of every input pixel the tiles of a block read."""
+    box = []
+    for axis, start, size in zip(layout.axes, origin, full_shape):
+        indices = np.concatenate([
+            reflect_indices(start + k * axis.step - axis.context, axis.tile, int(size)) for k in range(axis.n_tiles)
+        ])
+        box.append(slice(int(indices.min()), int(indices.max()) + 1))
+    return tuple(box)
+
+
+def block_edges(global_layout: TileLayout, dims: int, block_edge: int | None = None) -> list[list[int]]:
+    """Block sizes per axis: whole multiples of the tiling step, about ``block_edge`` pixels each."""
+    wanted = block_edge or _BLOCK_EDGE[dims]
+    edges = []
+    for axis in global_layout.axes:
+        per_block = axis.step * max(1, round(wanted / axis.step))
+        n = math.ceil(axis.size / per_block)
+        edges.append([min(per_block, axis.size - i * per_block) for i in range(n)])
+    return edges
+
+
+def _predict_block(net: UNet, box_data: np.ndarray, box_start: Sequence[int], full_shape: Sequence[int],
+                   origin: Sequence[int], layout: TileLayout, batch_size: int,
+                   normalization: dict | None, stats: tuple | None) -> np.ndarray:
+    image: Any = OffsetArray(np.asarray(box_data), box_start, full_shape)
+    if normalization is not None and stats is not None:
+        image = NormalizedView(image, PercentileNormalization.from_dict(normalization), stats)
+    return predict_with_layout(net, image, layout, batch_size, origin=origin)
+
+
+def predict_dask(
+    net: UNet,
+    image: Any,
+    tile_shape: int | Sequence[int] | None = None,
+    batch_size: int | None = None,
+    block_edge: int | None = None,
+    normalization: PercentileNormalization | None = None,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """Lazy float32 logits ``(n_classes, *spatial)`` of a dask array, equal to the in-memory prediction.
+
+    Parameters
+    ----------
+    net : UNet
+        The network in eval mode (on the device the workers should use).
+    image : dask.array.Array
+        ``(*spatial)`` or ``(in_channels, *spatial)``.
+    tile_shape, batch_size
+        As in :func:`~napari_tiled_unet.predict_tiled`.
+    block_edge : int, optional
+        Approximate output block edge in pixels (default 2048 in 2D, 192 in 3D); rounded to whole steps.
+    normalization, stats : optional
+        Normalise every tile on the fly with these whole-image statistics.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy logits, one chunk per block; compute with any scheduler.
+
+    """
+    import dask
+    import dask.array as da
+
+    if net.training:
+        raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
+    image = as_channel_first(image, net.config.in_channels, net.config.dims)
+    full_shape = tuple(int(s) for s in image.shape[1:])
+    global_layout, batch = plan_tiles(net, full_shape, tile_shape, batch_size)
+    net_key = dask.delayed(net, name=f"napari-tiled-unet-model-{uuid.uuid4().hex}", traverse=False)
+    norm_spec = normalization.to_dict() if normalization is not None else None
+    edges = block_edges(global_layout, net.config.dims, block_edge)
+    blocks = np.empty([len(e) for e in edges], dtype=object)
+    for index in np.ndindex(*blocks.shape):
+        origin = [sum(edges[axis][:i]) for axis, i in enumerate(index)]
+        sizes = [edges[axis][i] for axis, i in enumerate(index)]
+        layout = block_layout(global_layout, origin, sizes)
+        box = input_box(layout, origin, full_shape)
+        source = image[(slice(None), *box)]
+        task = dask.delayed(_predict_block, pure=True)(
+            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats
+        )
+        blocks[index] = da.from_delayed(task, shape=(net.config.n_classes, *sizes), dtype=np.float32)
+    return da.block(blocks.tolist())
