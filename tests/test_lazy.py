@@ -69,3 +69,29 @@ def test_runs_on_a_distributed_cluster():
             lazy = predict_dask(net, da.from_array(image, chunks=100), tile_shape=124, block_edge=160)
             result = client.compute(lazy).result()
     np.testing.assert_allclose(result, expected, **TOL)
+
+
+def test_blockwise_in_memory_prediction_equals_whole_logits(monkeypatch):
+    from napari_tiled_unet import tiling
+    from napari_tiled_unet.inference import predict_image, softmax
+
+    net = make_net(depth=3, wf=1, n_classes=3)
+    net.metadata = {"normalization": PercentileNormalization().to_dict(), "label_values": [0, 1, 5]}
+    raw = (np.random.default_rng(4).random((2, 333, 290)) * 1000).astype(np.uint16)
+    monkeypatch.setitem(tiling.BLOCK_EDGE, 2, 100)
+    calls = []
+    probs, axes = predict_image(net, raw, axes="ZYX", output="probabilities", tile_shape=100,
+                                progress=lambda d, t: calls.append((d, t)))
+    labels, _ = predict_image(net, raw, axes="ZYX", output="labels", tile_shape=100)
+    assert axes == "ZCYX" and probs.shape == (2, 3, 333, 290)
+    assert [c[0] for c in calls] == list(range(1, calls[-1][1] + 1))
+    norm = PercentileNormalization()
+    stats = whole_image_stats(raw[None], norm)
+    for z in range(2):
+        logits = predict_tiled(net, norm.apply(raw[z].astype(np.float32), stats=stats), tile_shape=100)
+        np.testing.assert_allclose(probs[z], softmax(logits), rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(labels[z], np.array([0, 1, 5])[np.argmax(logits, axis=0)])
+    lazy, lazy_axes = predict_image(net, da.from_array(raw, chunks=(1, 128, 128)), axes="ZYX", output="labels",
+                                    tile_shape=100)
+    assert isinstance(lazy, da.Array) and lazy_axes == "ZYX"
+    np.testing.assert_array_equal(lazy.compute(), labels)

@@ -18,7 +18,8 @@ from napari_tiled_unet.array_views import NormalizedView, is_dask, whole_image_s
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.postprocess import instances_from_probabilities, semantic_instances
-from napari_tiled_unet.predict import CancelLike, ProgressCallback, plan_tiles, predict_tiled
+from napari_tiled_unet.predict import CancelLike, ProgressCallback, plan_tiles, predict_with_retry
+from napari_tiled_unet.tiling import blocks_of
 
 OutputKind = Literal["labels", "instances", "probabilities"]
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "instances", "probabilities")
@@ -199,19 +200,38 @@ def _plane_source(plane: Any, normalizer: PercentileNormalization | None, stats:
 def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], output: OutputKind,
                     tile_shape: Any, batch_size: int | None, normalizer: PercentileNormalization | None,
                     stats: tuple | None, progress: ProgressCallback | None, cancel: CancelLike) -> np.ndarray:
-    """In-memory prediction, plane by plane, with one progress count over all planes."""
-    layout, _ = plan_tiles(net, arranged.shape[len(loop_shape) + 1:], tile_shape, batch_size)
-    total = math.prod(loop_shape) * layout.n_tiles
-    results = []
-    for p, index in enumerate(np.ndindex(*loop_shape)):
-        def plane_progress(done: int, _total: int, offset: int = p * layout.n_tiles) -> None:
-            if progress is not None:
-                progress(offset + done, total)
+    """In-memory prediction, plane by plane, with one progress count over all planes.
 
+    Labels and probabilities are computed block by block (:func:`~napari_tiled_unet.tiling.blocks_of`), so
+    only one block of float32 logits exists at a time; instances need the whole plane's logits.
+    """
+    spatial = tuple(int(s) for s in arranged.shape[len(loop_shape) + 1:])
+    layout, batch = plan_tiles(net, spatial, tile_shape, batch_size)
+    blocks = blocks_of(layout, net.config.dims)
+    total = math.prod(loop_shape) * layout.n_tiles
+    done = 0
+
+    def counted(done_in_call: int, _total: int) -> None:
+        if progress is not None:
+            progress(done + done_in_call, total)
+
+    out_shape = (net.config.n_classes, *spatial) if output == "probabilities" else spatial
+    out_dtype = np.float32 if output == "probabilities" else _label_dtype(int(_class_to_label(net).max()))
+    results = []
+    for index in np.ndindex(*loop_shape):
         source = _plane_source(arranged[index], normalizer, stats)
-        logits = predict_tiled(net, source, tile_shape=layout.tile_shape, batch_size=batch_size,
-                               progress=plane_progress, cancel=cancel)
-        results.append(logits_to_output(net, logits, output))
+        if output == "instances":
+            logits = predict_with_retry(net, source, layout, batch, progress=counted, cancel=cancel)
+            results.append(logits_to_output(net, logits, output))
+            done += layout.n_tiles
+            continue
+        plane = np.empty(out_shape, dtype=out_dtype)
+        for origin, block in blocks.flat:
+            logits = predict_with_retry(net, source, block, batch, progress=counted, cancel=cancel, origin=origin)
+            region = tuple(slice(o, o + a.size) for o, a in zip(origin, block.axes))
+            plane[(Ellipsis, *region)] = logits_to_output(net, logits, output)
+            done += block.n_tiles
+        results.append(plane)
     return np.stack(results).reshape(*loop_shape, *results[0].shape)
 
 

@@ -12,7 +12,6 @@ not once per block.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,17 +22,7 @@ from napari_tiled_unet.array_views import NormalizedView, OffsetArray
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.predict import as_channel_first, plan_tiles, predict_with_layout
-from napari_tiled_unet.tiling import AxisLayout, TileLayout, reflect_indices
-
-_BLOCK_EDGE = {2: 2048, 3: 192}
-
-
-def block_layout(global_layout: TileLayout, origin: Sequence[int], sizes: Sequence[int]) -> TileLayout:
-    """The tiles of one output block: the global tile, context and step, over the block's sizes."""
-    return TileLayout(tuple(
-        AxisLayout(size=int(n), tile=a.tile, context=a.context, crop=a.crop, step=a.step)
-        for a, n in zip(global_layout.axes, sizes)
-    ))
+from napari_tiled_unet.tiling import TileLayout, blocks_of, reflect_indices
 
 
 def input_box(layout: TileLayout, origin: Sequence[int], full_shape: Sequence[int]) -> tuple[slice, ...]:
@@ -45,17 +34,6 @@ def input_box(layout: TileLayout, origin: Sequence[int], full_shape: Sequence[in
         ])
         box.append(slice(int(indices.min()), int(indices.max()) + 1))
     return tuple(box)
-
-
-def block_edges(global_layout: TileLayout, dims: int, block_edge: int | None = None) -> list[list[int]]:
-    """Block sizes per axis: whole multiples of the tiling step, about ``block_edge`` pixels each."""
-    wanted = block_edge or _BLOCK_EDGE[dims]
-    edges = []
-    for axis in global_layout.axes:
-        per_block = axis.step * max(1, round(wanted / axis.step))
-        n = math.ceil(axis.size / per_block)
-        edges.append([min(per_block, axis.size - i * per_block) for i in range(n)])
-    return edges
 
 
 def _predict_block(net: UNet, box_data: np.ndarray, box_start: Sequence[int], full_shape: Sequence[int],
@@ -107,12 +85,11 @@ def predict_dask(
     global_layout, batch = plan_tiles(net, full_shape, tile_shape, batch_size)
     net_key = dask.delayed(net, name=f"napari-tiled-unet-model-{uuid.uuid4().hex}", traverse=False)
     norm_spec = normalization.to_dict() if normalization is not None else None
-    edges = block_edges(global_layout, net.config.dims, block_edge)
-    blocks = np.empty([len(e) for e in edges], dtype=object)
-    for index in np.ndindex(*blocks.shape):
-        origin = [sum(edges[axis][:i]) for axis, i in enumerate(index)]
-        sizes = [edges[axis][i] for axis, i in enumerate(index)]
-        layout = block_layout(global_layout, origin, sizes)
+    grid = blocks_of(global_layout, net.config.dims, block_edge)
+    blocks = np.empty(grid.shape, dtype=object)
+    for index in np.ndindex(*grid.shape):
+        origin, layout = grid[index]
+        sizes = [a.size for a in layout.axes]
         box = input_box(layout, origin, full_shape)
         source = image[(slice(None), *box)]
         task = dask.delayed(_predict_block, pure=True)(

@@ -12,8 +12,11 @@ scribbles writes 1 for background and 2.. for the classes, like its training lab
 
 from __future__ import annotations
 
+import io
 import json
 import struct
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ FORMAT_NAME = "napari-tiled-unet-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "napari_tiled_unet"
 MODEL_SUFFIX = ".safetensors"
+#: Name of the model file inside a bioimage.io package exported by napari-tiled-unet (next to its rdf.yaml).
+EXPORT_ATTACHMENT = "napari_tiled_unet_model.safetensors"
 
 # Metadata keys a model may carry besides its config, with the JSON types allowed for each.
 _METADATA_TYPES: dict[str, tuple[type, ...]] = {
@@ -46,6 +51,7 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TASKS = (None, "semantic", "instances")
 _MAX_HEADER = 100 * 1024**2
+_MAX_ATTACHMENT = 16 * 1024**3
 
 
 def save_model(net: UNet, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
@@ -94,7 +100,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> UNet:
     Parameters
     ----------
     path : str or Path
-        A ``.safetensors`` model file.
+        A ``.safetensors`` model file, or a bioimage.io ``.zip`` package exported by napari-tiled-unet (its
+        ``.safetensors`` attachment is read; nothing else in the archive is opened).
     device : str or torch.device
         Where to put the weights.
 
@@ -137,6 +144,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> UNet:
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     raw = _read_bytes(path)
+    if raw[:4] == b"PK\x03\x04":
+        raw = _exported_model_bytes(path, raw)
     _sniff(path, raw)
     try:
         tensors = load_safetensors_bytes(raw)
@@ -155,6 +164,37 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise ModelFileError(f"model file {path} has unreadable metadata ({err}): the file is corrupt") from None
     _check_document(path, document)
     return tensors, document
+
+
+def _exported_model_bytes(path: Path, raw: bytes) -> bytes:
+    """The model file inside a bioimage.io package exported by napari-tiled-unet; other zips are returned as is.
+
+    Only the archive's directory and the ``.safetensors`` attachment are read: nothing is unpickled, so a
+    PyTorch checkpoint (also a zip, without ``rdf.yaml``) still gets the refusal of :func:`_sniff`.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            names = set(archive.namelist())
+            ours = "rdf.yaml" in names and EXPORT_ATTACHMENT in names
+            size = archive.getinfo(EXPORT_ATTACHMENT).file_size if ours else 0
+            data = archive.read(EXPORT_ATTACHMENT) if ours and size <= _MAX_ATTACHMENT else b""
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError) as err:
+        raise ModelFileError(
+            f"{path} is a zip archive that cannot be read ({err}): if it is a napari-tiled-unet export, export or "
+            "download it again (PyTorch .pt/.pth checkpoints are never opened, because loading pickles runs code)"
+        ) from None
+    if "rdf.yaml" not in names:
+        return raw
+    if not ours:
+        raise ModelFileError(
+            f"{path} is a bioimage.io model package not exported by napari-tiled-unet (it holds no "
+            f"{EXPORT_ATTACHMENT}); its weights were not opened, because loading pickles runs code: use a package "
+            "exported by napari-tiled-unet, or run this model with bioimage.io tools"
+        )
+    if size > _MAX_ATTACHMENT:
+        raise ModelFileError(f"{path}: its {EXPORT_ATTACHMENT} claims {size} bytes, more than a model file can be: "
+                             "the package is corrupt; export it again")
+    return data
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -226,11 +226,29 @@ def predict_tiled(
         return predict_dask(net, image, tile_shape=tile_shape, batch_size=batch_size)
     image = as_channel_first(image, net.config.in_channels, net.config.dims)
     layout, batch_size = plan_tiles(net, image.shape[1:], tile_shape, batch_size)
+    return predict_with_retry(net, image, layout, batch_size, progress=progress, cancel=cancel)
+
+
+def predict_with_retry(
+    net: UNet,
+    image: Any,
+    layout: TileLayout,
+    batch_size: int,
+    progress: ProgressCallback | None = None,
+    cancel: CancelLike = None,
+    origin: Sequence[int] | None = None,
+) -> np.ndarray:
+    """:func:`predict_with_layout`, retried with half the batch, then half the tile, after out-of-memory errors.
+
+    A smaller tile keeps the result exact: every step is a multiple of the pooling grid.
+    """
+    sizes = tuple(a.size for a in layout.axes)
     while True:
         try:
-            return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel)
+            return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel,
+                                       origin=origin)
         except torch.OutOfMemoryError:
-            layout, batch_size = _smaller_plan(net, image.shape[1:], layout, batch_size)
+            layout, batch_size = _smaller_plan(net, sizes, layout, batch_size)
 
 
 def _smaller_plan(net: UNet, spatial: Sequence[int], layout: TileLayout, batch_size: int) -> tuple[TileLayout, int]:

@@ -27,6 +27,9 @@ import numpy as np
 from napari_tiled_unet import geometry
 from napari_tiled_unet.config import UNetConfig
 
+BLOCK_EDGE = {2: 2048, 3: 192}
+"""Default output block edge (pixels) for block-wise and lazy prediction: bounded memory per block."""
+
 
 @dataclass(frozen=True)
 class AxisLayout:
@@ -174,6 +177,33 @@ def make_layout(config: UNetConfig, image_shape: Sequence[int], tile_shape: Sequ
     if len(image_shape) != len(tile_shape):
         raise ValueError(f"tile shape {tuple(tile_shape)} must have one size per image axis {tuple(image_shape)}")
     return TileLayout(tuple(axis_layout(config, int(n), int(t)) for n, t in zip(image_shape, tile_shape)))
+
+
+def blocks_of(layout: TileLayout, dims: int, block_edge: int | None = None) -> np.ndarray:
+    """Cut a layout's output into blocks of whole steps, about ``block_edge`` pixels per axis.
+
+    Every block's tiles sit on the same grid as the whole layout's, so predicting block by block (with real
+    context read across block edges) gives the same values while holding only one block of logits.
+
+    Returns
+    -------
+    numpy.ndarray
+        An object array over the block grid; each entry is ``(origin, block TileLayout)``.
+
+    """
+    wanted = block_edge or BLOCK_EDGE[dims]
+    edges = []
+    for axis in layout.axes:
+        per_block = axis.step * max(1, round(wanted / axis.step))
+        n = math.ceil(axis.size / per_block)
+        edges.append([min(per_block, axis.size - i * per_block) for i in range(n)])
+    grid = np.empty([len(e) for e in edges], dtype=object)
+    for index in np.ndindex(*grid.shape):
+        origin = tuple(sum(edges[axis][:i]) for axis, i in enumerate(index))
+        axes = tuple(AxisLayout(size=edges[k][i], tile=a.tile, context=a.context, crop=a.crop, step=a.step)
+                     for k, (a, i) in enumerate(zip(layout.axes, index)))
+        grid[index] = (origin, TileLayout(axes))
+    return grid
 
 
 def reflect_indices(start: int, length: int, size: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from .layer_axes import axes_for_layer, current_plane, loop_axes, plane_slices
 from .messages import report_error, report_info
 from .model_registry import describe_model, registry
 from .predict_output import show_result
-from .qt_parts import Relay
+from .qt_parts import Relay, wrap_text
 from .train_form import available_devices, connect_layer_events, follow_renames, layer_choices
 
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ class PredictWidget(Container):
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False),
             self.progress, self.status,
         ])
-        for label in (self.model_info, self.status):
-            label.native.setWordWrap(True)
+        wrap_text(self.model_info, self.tile_info, self.status)
         self.run_button.changed.connect(lambda: self.run())
         self.cancel_button.changed.connect(self.cancel)
         self.load_button.changed.connect(self._load_dialog)

@@ -15,6 +15,13 @@ METRIC_COLOR = QColor(110, 210, 120)
 AXIS_COLOR = QColor(170, 170, 170)
 
 
+def wrap_text(*labels: Any) -> None:
+    """Let magicgui Labels wrap long messages over the full width of the widget (they are fixed-size otherwise)."""
+    for label in labels:
+        label.native.setWordWrap(True)
+        label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+
 class Relay(QObject):
     """Carries objects from a worker thread to the GUI thread.
 

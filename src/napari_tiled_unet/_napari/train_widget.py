@@ -20,7 +20,7 @@ from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEve
 from .jobs import Outcome, TrainingJob, run_training
 from .messages import report_error, report_info
 from .model_registry import describe_model, registry
-from .qt_parts import LossPlot, Relay
+from .qt_parts import LossPlot, Relay, wrap_text
 from .train_form import DEFAULTS, AdvancedSettings, connect_layer_events, follow_renames, layer_choices
 
 if TYPE_CHECKING:
@@ -90,19 +90,18 @@ class TrainWidget(Container):
         advanced_box.native.layout().addWidget(collapsible)
         plot_box.native.layout().addWidget(self.plot)
         self.extend([
-            Container(widgets=[self.image_layer, self.labels_layer]),
+            Container(widgets=[self.image_layer, self.labels_layer, self.task, self.time_limit, self.epochs]),
+            self.sparse,
             Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal", labels=False),
             self.pairs_label,
-            Container(widgets=[self.task, self.time_limit, self.epochs]),
-            self.sparse,
             advanced_box,
             Container(widgets=[self.start_button, self.continue_button, self.cancel_button], layout="horizontal",
                       labels=False),
             self.progress, self.status, plot_box, self.model_label,
             Container(widgets=[self.save_button, self.load_button], layout="horizontal", labels=False),
         ])
-        self.status.native.setWordWrap(True)
-        self.model_label.native.setWordWrap(True)
+        wrap_text(self.status, self.model_label, self.pairs_label)
+        self.pairs_label.visible = False
         self.start_button.changed.connect(lambda: self.start())
         self.continue_button.changed.connect(lambda: self.start(continue_training=True))
         self.cancel_button.changed.connect(self.cancel)
@@ -162,8 +161,8 @@ class TrainWidget(Container):
         return pairs
 
     def _show_pairs(self) -> None:
-        self.pairs_label.value = "" if not self.pairs else "pairs: " + "; ".join(
-            f"{i.name} + {lab.name}" for i, lab in self.pairs)
+        self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
+        self.pairs_label.visible = bool(self.pairs)
 
     # ------------------------------------------------------------------ training
     def training_config(self) -> TrainingConfig:

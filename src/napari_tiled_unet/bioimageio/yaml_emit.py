@@ -46,6 +46,10 @@ def _is_scalar(value: Any) -> bool:
     return not isinstance(value, (Mapping, list, tuple))
 
 
+def _is_short_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) <= 16 and all(_is_scalar(v) for v in value)
+
+
 def _lines(value: Any, indent: int) -> list[str]:
     pad = " " * indent
     if isinstance(value, Mapping):
@@ -53,7 +57,7 @@ def _lines(value: Any, indent: int) -> list[str]:
             return [pad + "{}"]
         out = []
         for key, item in value.items():
-            if _is_scalar(item) or not item:
+            if _is_scalar(item) or not item or _is_short_list(item):
                 out.append(f"{pad}{_key(key)}: {_inline(item)}")
             else:
                 out.append(f"{pad}{_key(key)}:")
@@ -62,7 +66,7 @@ def _lines(value: Any, indent: int) -> list[str]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:
             return [pad + "[]"]
-        if all(_is_scalar(v) for v in value) and len(value) <= 16:
+        if _is_short_list(value):
             return [pad + _inline(value)]
         out = []
         for item in value:
