@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -98,3 +100,95 @@ def write_tiff(path: str | Path, data: np.ndarray, axes: str, resolution: Sequen
 def _imagej_axes(axes: str) -> str:
     """ImageJ has no 'Q' axis; treat unknown leading axes as time."""
     return "".join("T" if a in "QI" else a for a in axes)
+
+
+LAZY_CHUNK_EDGE = {"Y": 1024, "X": 1024, "Z": 64}
+
+
+def tiff_info(path: str | Path) -> tuple[tuple[int, ...], np.dtype, str]:
+    """Shape, pixel type and axis letters of a TIFF's first series, from its header only."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageFileError(f"image file {path} does not exist: check the path")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, dtype, axes = tuple(int(s) for s in series.shape), np.dtype(series.dtype), series.axes
+    except Exception as err:
+        raise ImageFileError(f"{path} is not a readable TIFF image ({type(err).__name__}): give a .tif file") from None
+    return shape, dtype, _normalise_axes(axes, len(shape))
+
+
+def _read_region(path: str, region: tuple[slice, ...]) -> np.ndarray:
+    """Read one region of a TIFF.
+
+    Through a memory map when the TIFF is uncompressed and contiguous (only the pages touched are read),
+    else through tifffile's zarr interface (only the strips or tiles touched are decoded).
+    """
+    try:
+        mapped = tifffile.memmap(path, mode="r")
+    except (ValueError, OSError):
+        mapped = None
+    if mapped is not None:
+        return np.array(mapped[region])
+    import zarr
+
+    with tifffile.imread(path, aszarr=True) as store:
+        array = zarr.open(store, mode="r")
+        if not hasattr(array, "shape"):  # a multi-resolution group: level 0 is the full image
+            array = array["0"]
+        return np.asarray(array[region])
+
+
+def open_tiff_lazy(path: str | Path) -> tuple[object, str]:
+    """A lazy dask array over a TIFF of any size, read region by region, and its axis letters.
+
+    The graph holds only the path, so a dask.distributed cluster whose workers share the file system reads
+    the file where the work runs (nothing is shipped from the client).
+    """
+    import dask.array as da
+
+    shape, dtype, axes = tiff_info(path)
+    chunks = tuple(min(LAZY_CHUNK_EDGE.get(a, 1 if a in "TQ" else s), s) for a, s in zip(axes, shape))
+    source = str(Path(path).resolve())
+
+    def read(block_info: dict | None = None) -> np.ndarray:
+        location = block_info[None]["array-location"]
+        return _read_region(source, tuple(slice(a, b) for a, b in location))
+
+    lazy = da.map_blocks(read, chunks=da.core.normalize_chunks(chunks, shape), dtype=dtype,
+                         meta=np.empty((0,) * len(shape), dtype=dtype), name=f"tiff-{tokenize_path(source)}")
+    return lazy, axes
+
+
+def tokenize_path(path: str) -> str:
+    """A stable token for a file's path, size and modification time (dask task names)."""
+    from dask.base import tokenize
+
+    stat = os.stat(path)
+    return tokenize(path, stat.st_size, stat.st_mtime_ns)
+
+
+def write_zarr(path: str | Path, data: object, axes: str) -> Path:
+    """Write a (lazy or in-memory) array to a zarr store, atomically: a temporary store renamed at the end."""
+    import dask.array as da
+    import zarr
+
+    path = Path(path)
+    if path.exists():
+        raise ValueError(f"output {path} exists: remove it or choose another name (zarr stores are not overwritten)")
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    lazy = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    chunks = tuple(min(512 if a in "YX" else 64 if a == "Z" else 1, s) if a != "C" else s
+                   for a, s in zip(axes, lazy.shape))
+    try:
+        target = zarr.open_array(str(tmp), mode="w", shape=lazy.shape, chunks=chunks, dtype=lazy.dtype)
+        target.attrs["axes"] = axes
+        da.store(lazy.rechunk(chunks), target, lock=False)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

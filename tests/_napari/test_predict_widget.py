@@ -52,6 +52,7 @@ def test_prediction_is_an_aligned_labels_layer_updated_in_place(widget, viewer, 
     assert isinstance(layer, Labels) and layer is widget.result_layer
     assert layer.data.shape == source.data.shape and layer.data.dtype.kind == "u"
     assert set(np.unique(layer.data)) <= {1, 2}  # the scribbles' label values
+    assert layer.colormap.map(1)[3] == 0 and layer.colormap.map(2)[3] == 1  # background 1 is transparent
     np.testing.assert_allclose(layer.scale, (0.5, 0.25))
     np.testing.assert_allclose(layer.translate, (10.0, -4.0))
     count = len(viewer.layers)

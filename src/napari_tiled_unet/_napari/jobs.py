@@ -20,6 +20,12 @@ from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.loop import TrainingFailed, train
 
 
+def snapshot(layer: Any) -> np.ndarray:
+    """A private copy of a layer's data (full resolution), safe from painting while training runs."""
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    return np.array(data, copy=True)
+
+
 @dataclass
 class TrainingJob:
     """A snapshot of everything one training run needs (copies of the layer data, taken in the GUI thread)."""

@@ -164,14 +164,16 @@ class PredictWidget(Container):
         except ValueError as err:
             report_error("predict", err)
             return False
-        self._job = PredictionJob(net=net, image=data, axes=axes, output=self.output.value, tile_shape=self._tile())
+        job = PredictionJob(net=net, image=data, axes=axes, output=self.output.value, tile_shape=self._tile())
+        self._job = job
+        self.native.destroyed.connect(lambda *_: job.cancel.set())
         self._pending = {"layer": layer, "axes": axes, "dims": net.config.dims, "plane": plane,
                          "output": self.output.value,
                          "label_values": net.metadata.get("label_values") or list(range(net.config.n_classes))}
         self.progress.value = 0
         self.status.value = f"predicting {layer.name}" + (f" plane {plane}" if plane else "") + "…"
         self._set_running(True)
-        worker = create_worker(run_prediction, self._job, self._relay.event.emit, _start_thread=False)
+        worker = create_worker(run_prediction, job, self._relay.event.emit, _start_thread=False)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(lambda err: self._on_returned(Outcome(error=err)))
         worker.start()

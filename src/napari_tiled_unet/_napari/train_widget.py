@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from qtpy.QtWidgets import QFileDialog
@@ -17,7 +16,7 @@ from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
-from .jobs import Outcome, TrainingJob, run_training
+from .jobs import Outcome, TrainingJob, run_training, snapshot
 from .messages import report_error, report_info
 from .model_registry import describe_model, registry
 from .qt_parts import LossPlot, Relay, wrap_text
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
     import napari
 
 logger = logging.getLogger(__name__)
-
-
-def snapshot(layer: Any) -> np.ndarray:
-    """A private copy of a layer's data (full resolution), safe from painting while training runs."""
-    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-    return np.array(data, copy=True)
 
 
 class TrainWidget(Container):
@@ -197,6 +190,7 @@ class TrainWidget(Container):
             report_error("train", err)
             return False
         self._job = job
+        self.native.destroyed.connect(lambda *_: job.cancel.set())  # closing napari stops the run
         self.plot.clear()
         self.progress.value = 0
         what = f"continuing {self.model_name}" if continue_training else "training a new model"

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import tifffile
 
 from napari_tiled_unet.cli.progress_bar import ProgressBar
 from napari_tiled_unet.devices import DEVICE_CHOICES, resolve_device
 from napari_tiled_unet.errors import ImageFileError
-from napari_tiled_unet.image_io import TIFF_SUFFIXES, read_image, write_tiff
+from napari_tiled_unet.image_io import TIFF_SUFFIXES, open_tiff_lazy, read_image, tiff_info, write_tiff, write_zarr
 from napari_tiled_unet.inference import CHANNEL_LETTERS, OUTPUT_KINDS, check_axes, predict_image
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
+
+LAZY_BYTES = 512 * 2**20
+ZARR_SUFFIX = ".zarr"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -35,18 +40,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} or cuda:N")
     parser.add_argument("--axes", default=None,
                         help="axis letters of the input, e.g. YX, ZYX, TYX, CYX, YXS (default: from the TIFF)")
+    parser.add_argument("--lazy", action="store_true",
+                        help="read the image region by region and predict block by block (automatic for images "
+                        f"over {LAZY_BYTES // 2**20} MiB, for a .zarr --out and with --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run on a dask.distributed scheduler, e.g. tcp://10.0.0.5:8786 (workers must see the "
+                        "input files at the same path)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def output_paths(images: list[Path], out: Path, output: str) -> list[Path]:
-    """Where each result goes; checks the destination before any work starts."""
-    if len(images) == 1 and out.suffix.lower() in TIFF_SUFFIXES:
+    """Where each result goes; checks the destination before any work starts.
+
+    One image writes to ``out`` (a .tif/.tiff file or a .zarr store); several write ``<stem>_<output>.tif``
+    into the folder ``out``.
+    """
+    if len(images) == 1 and (out.suffix.lower() in TIFF_SUFFIXES or out.suffix.lower() == ZARR_SUFFIX):
         if not out.parent.exists():
             raise ValueError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+        if out.suffix.lower() == ZARR_SUFFIX and out.exists():
+            raise ValueError(f"output {out} exists: remove it or choose another name (zarr stores are not overwritten)")
         return [out]
     if len(images) == 1 and not out.is_dir() and out.suffix:
-        raise ValueError(f"output {out} must end in .tif or .tiff (or be a folder): rename it")
+        raise ValueError(f"output {out} must end in .tif, .tiff or .zarr (or be a folder): rename it")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file but {len(images)} images were given: give a folder")
     names = [out / f"{p.stem}_{output}.tif" for p in images]
@@ -80,6 +97,49 @@ def check_image(path: Path, net: UNet, axes: str | None) -> None:
         )
 
 
+def _use_lazy(args: argparse.Namespace, path: Path, destination: Path) -> bool:
+    if args.lazy or args.scheduler or destination.suffix.lower() == ZARR_SUFFIX:
+        return True
+    shape, dtype, _ = tiff_info(path)
+    return int(np.prod(shape)) * dtype.itemsize > LAZY_BYTES
+
+
+def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: Path) -> tuple:
+    """Region-by-region reading, block-by-block prediction, on the local threads or a distributed cluster."""
+    import dask
+
+    data, file_axes = open_tiff_lazy(path)
+    result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
+                                        tile_shape=args.tile_size, batch_size=args.batch_size)
+    if destination.suffix.lower() == ZARR_SUFFIX:
+        with _progress(args):
+            write_zarr(destination, result, result_axes)
+        return result.shape, result.dtype
+    with _progress(args):
+        computed = np.asarray(dask.compute(result)[0]) if hasattr(result, "dask") else result
+    write_tiff(destination, computed, result_axes)
+    return computed.shape, computed.dtype
+
+
+def _progress(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    if args.quiet or args.scheduler:
+        return contextlib.nullcontext()
+    from dask.diagnostics import ProgressBar as DaskProgressBar
+
+    return DaskProgressBar(out=sys.stderr)
+
+
+def _connect(address: str) -> contextlib.AbstractContextManager:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'napari-tiled-unet[cluster]'") from None
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError) as err:
+        raise ValueError(f"cannot reach the dask scheduler at {address} ({err}): check the address") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Predict every image and write the results."""
     device = resolve_device(args.device)
@@ -88,15 +148,24 @@ def run(args: argparse.Namespace) -> int:
     for path in images:
         check_image(path, net, args.axes)
     destinations = output_paths(images, Path(args.out), args.output)
-    for path, destination in zip(images, destinations):
-        data, file_axes = read_image(path)
-        bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
-        try:
-            result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
-                                                tile_shape=args.tile_size, batch_size=args.batch_size, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        write_tiff(destination, result, result_axes)
-        print(f"wrote {destination} ({args.output}, shape {result.shape}, {result.dtype})", file=sys.stderr)
+    with _connect(args.scheduler) if args.scheduler else contextlib.nullcontext():
+        for path, destination in zip(images, destinations):
+            if _use_lazy(args, path, destination):
+                shape, dtype = _predict_lazy(args, net, path, destination)
+            else:
+                shape, dtype = _predict_in_memory(args, net, path, destination)
+            print(f"wrote {destination} ({args.output}, shape {shape}, {dtype})", file=sys.stderr)
     return 0
+
+
+def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destination: Path) -> tuple:
+    data, file_axes = read_image(path)
+    bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
+    try:
+        result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
+                                            tile_shape=args.tile_size, batch_size=args.batch_size, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    write_tiff(destination, result, result_axes)
+    return result.shape, result.dtype
