@@ -95,3 +95,14 @@ def test_blockwise_in_memory_prediction_equals_whole_logits(monkeypatch):
                                     tile_shape=100)
     assert isinstance(lazy, da.Array) and lazy_axes == "ZYX"
     np.testing.assert_array_equal(lazy.compute(), labels)
+
+
+def test_workers_can_move_the_net_to_their_own_device_once():
+    from napari_tiled_unet import lazy as lazy_module
+
+    net = make_net(depth=3, wf=1)
+    image = np.random.default_rng(5).random((300, 260)).astype(np.float32)
+    lazy_module._ON_DEVICE.clear()
+    result = predict_dask(net, da.from_array(image, chunks=100), tile_shape=124, block_edge=100, device="auto")
+    np.testing.assert_allclose(result.compute(), predict_tiled(net, image, tile_shape=124), **TOL)
+    assert len(lazy_module._ON_DEVICE) == 1

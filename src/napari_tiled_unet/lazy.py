@@ -12,6 +12,8 @@ not once per block.
 
 from __future__ import annotations
 
+import copy
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -19,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from napari_tiled_unet.array_views import NormalizedView, OffsetArray
+from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import as_channel_first, plan_tiles, predict_with_layout
+from napari_tiled_unet.predict import as_channel_first, plan_tiles, predict_with_retry
 from napari_tiled_unet.tiling import TileLayout, blocks_of, reflect_indices
 
 
@@ -36,13 +39,29 @@ def input_box(layout: TileLayout, origin: Sequence[int], full_shape: Sequence[in
     return tuple(box)
 
 
+_ON_DEVICE: dict[tuple[int, str], UNet] = {}
+_ON_DEVICE_LOCK = threading.Lock()
+
+
+def _net_on(net: UNet, device: str | None) -> UNet:
+    """The worker's copy of the net on ``device`` ("auto": the worker's best device), made once per process."""
+    if device is None:
+        return net
+    key = (id(net), device)
+    with _ON_DEVICE_LOCK:
+        if key not in _ON_DEVICE:
+            _ON_DEVICE[key] = copy.deepcopy(net).to(resolve_device(device)).eval()
+        return _ON_DEVICE[key]
+
+
 def _predict_block(net: UNet, box_data: np.ndarray, box_start: Sequence[int], full_shape: Sequence[int],
                    origin: Sequence[int], layout: TileLayout, batch_size: int,
-                   normalization: dict | None, stats: tuple | None) -> np.ndarray:
+                   normalization: dict | None, stats: tuple | None, device: str | None = None) -> np.ndarray:
+    net = _net_on(net, device)
     image: Any = OffsetArray(np.asarray(box_data), box_start, full_shape)
     if normalization is not None and stats is not None:
         image = NormalizedView(image, PercentileNormalization.from_dict(normalization), stats)
-    return predict_with_layout(net, image, layout, batch_size, origin=origin)
+    return predict_with_retry(net, image, layout, batch_size, origin=origin)
 
 
 def predict_dask(
@@ -53,6 +72,7 @@ def predict_dask(
     block_edge: int | None = None,
     normalization: PercentileNormalization | None = None,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    device: str | None = None,
 ) -> Any:
     """Lazy float32 logits ``(n_classes, *spatial)`` of a dask array, equal to the in-memory prediction.
 
@@ -68,6 +88,9 @@ def predict_dask(
         Approximate output block edge in pixels (default 2048 in 2D, 192 in 3D); rounded to whole steps.
     normalization, stats : optional
         Normalise every tile on the fly with these whole-image statistics.
+    device : str, optional
+        Where the workers run the net: None keeps the net's device; "auto" picks each worker's best device
+        (its GPU on a GPU node), "cpu", "cuda"... The copy on the device is made once per worker process.
 
     Returns
     -------
@@ -93,7 +116,7 @@ def predict_dask(
         box = input_box(layout, origin, full_shape)
         source = image[(slice(None), *box)]
         task = dask.delayed(_predict_block, pure=True)(
-            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats
+            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats, device
         )
         blocks[index] = da.from_delayed(task, shape=(net.config.n_classes, *sizes), dtype=np.float32)
     return da.block(blocks.tolist())
