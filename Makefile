@@ -45,8 +45,14 @@ demo: venv
 demo-gui: venv
 	$(BIN)/python -m napari_tiled_unet._napari.launch
 
-benchmarks: venv
+# MONAI only for the comparison, in the benchmark's own folder (never a dependency of the package)
+benchmarks/.monai: | venv
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --target benchmarks/.monai monai
+
+benchmarks: venv benchmarks/.monai
 	$(BIN)/python benchmarks/bench_tiling.py
+	$(BIN)/python benchmarks/bench_memory.py
+	$(BIN)/python benchmarks/bench_training.py
 
 sample-data: venv
 	$(BIN)/python sample_data/generate.py

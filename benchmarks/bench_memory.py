@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=8192)
     parser.add_argument("--compressed", action="store_true", help="zlib-compressed tiled TIFF input")
+    parser.add_argument("--lazy", action="store_true", help="force the lazy (dask, region by region) path")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -63,13 +64,14 @@ def main() -> None:
                         "label_values": [0, 1, 2]}
         model = save_model(net, folder / "model.safetensors")
         command = [sys.executable, "-m", "napari_tiled_unet.cli", "predict", str(model), str(image), "--out",
-                   str(folder / "labels.tif"), "--output", "labels", "--quiet"]
+                   str(folder / "labels.tif"), "--output", "labels", "--quiet"] + (["--lazy"] if args.lazy else [])
         start = time.perf_counter()
         subprocess.run(command, check=True)
         seconds = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         labels = tifffile.imread(folder / "labels.tif")
-        print(f"{args.size}x{args.size} uint16 ({'zlib tiled' if args.compressed else 'uncompressed'}) -> labels "
+        mode = "lazy" if args.lazy else "automatic"
+        print(f"{args.size}x{args.size} uint16 ({'zlib tiled' if args.compressed else 'uncompressed'}, {mode}) -> labels "
               f"{labels.shape} {labels.dtype}: peak RSS {peak / 2**30:.2f} GiB (bar < 2 GiB), {seconds:.1f} s, "
               f"{args.size**2 / seconds / 1e6:.2f} output MP/s")
 

@@ -8,13 +8,19 @@ Everything is measured in one run on the same machine (shared machines are noisy
   measured here (a 3x3 conv of the net's own widths at the same resolution);
 - that the tiled and the one-pass logits agree.
 
+- with MONAI importable (``make benchmarks`` installs it into ``benchmarks/.monai`` only, never as a
+  dependency): MONAI's ``sliding_window_inference`` at its default overlap (0.25) on the same-padding net of
+  the same size, with a tile of the same edge, against our exact tiled valid-padding prediction.
+
 Usage: ``python benchmarks/bench_tiling.py [--size 2048] [--depth 4] [--wf 4] [--repeats 2]``
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,6 +68,29 @@ def conv_ceiling(channels: int, size: int, repeats: int) -> float:
     return flops / seconds / 1e9
 
 
+def monai_comparison(args: argparse.Namespace, image: np.ndarray, roi: int, seconds_ours: float) -> None:
+    """MONAI's sliding window (default overlap 0.25, constant blending) on the same-padding net."""
+    sys.path.insert(0, str(Path(__file__).parent / ".monai"))
+    try:
+        from monai.inferers import sliding_window_inference
+    except ImportError:
+        print("MONAI: not installed (make benchmarks installs it into benchmarks/.monai); comparison skipped")
+        return
+    same = UNet(UNetConfig(depth=args.depth, wf=args.wf, padding="same")).eval()
+    same.to(memory_format=torch.channels_last)
+    roi = max(same.config.alignment, roi // same.config.alignment * same.config.alignment)
+    x = torch.from_numpy(image)[None, None]
+
+    def run():
+        with torch.inference_mode():
+            return sliding_window_inference(x, (roi, roi), 1, same, overlap=0.25)
+
+    run()
+    seconds = best_time(run, args.repeats)
+    print(f"MONAI sliding_window_inference (same padding, roi {roi}, overlap 0.25): {seconds:7.2f} s  "
+          f"{args.size**2 / seconds / 1e6:6.2f} output MP/s; ours (exact, valid) / MONAI = {seconds_ours / seconds:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=2048)
@@ -103,6 +132,7 @@ def main() -> None:
     print(f"network: {flops_per_px / 1e6:.3f} MFLOP per output pixel; useful {useful:.1f} GFLOP/s = "
           f"{useful / ceiling:.0%} of the 3x3 conv ceiling ({ceiling:.1f} GFLOP/s measured now)")
     print(f"max |tiled - one pass| = {np.abs(tiled_result - whole_result).max():.2e}")
+    monai_comparison(args, image, layout.tile_shape[0], seconds_tiled)
 
 
 if __name__ == "__main__":

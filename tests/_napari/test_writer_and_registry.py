@@ -65,3 +65,13 @@ def test_manifest_contributions():
     segment = contributions.menus["napari/layers/segment"]
     assert {item.command for item in segment} == {"napari-tiled-unet.train_widget", "napari-tiled-unet.predict_widget"}
     manifest.validate_imports()
+
+
+def test_napari_saves_labels_through_the_plugin_writer(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()  # napari discovers its plugins
+    layer = viewer.add_labels(np.arange(12, dtype=np.int32).reshape(3, 4), scale=(0.5, 0.25))
+    viewer.layers.selection = {layer}
+    (written,) = viewer.layers.save(str(tmp_path / "labels.tif"), selected=True, plugin="napari-tiled-unet")
+    with tifffile.TiffFile(written) as tif:
+        assert tif.is_imagej and tif.pages[0].tags["XResolution"].value == (4, 1)
+        np.testing.assert_array_equal(tif.asarray(), layer.data)
