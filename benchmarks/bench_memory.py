@@ -38,7 +38,7 @@ def make_image(path: Path, size: int, compressed: bool) -> None:
         tile = 512
 
         def tiles():
-            for y in range(0, size, tile):
+            for _ in range(0, size, tile):
                 block = (rng.random((tile, size)) * 4000).astype(np.uint16)
                 for x in range(0, size, tile):
                     yield block[:, x : x + tile]
@@ -71,7 +71,8 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         labels = tifffile.imread(folder / "labels.tif")
         mode = "lazy" if args.lazy else "automatic"
-        print(f"{args.size}x{args.size} uint16 ({'zlib tiled' if args.compressed else 'uncompressed'}, {mode}) -> labels "
+        kind = "zlib tiled" if args.compressed else "uncompressed"
+        print(f"{args.size}x{args.size} uint16 ({kind}, {mode}) -> labels "
               f"{labels.shape} {labels.dtype}: peak RSS {peak / 2**30:.2f} GiB (bar < 2 GiB), {seconds:.1f} s, "
               f"{args.size**2 / seconds / 1e6:.2f} output MP/s")
 

@@ -88,7 +88,8 @@ def monai_comparison(args: argparse.Namespace, image: np.ndarray, roi: int, seco
     run()
     seconds = best_time(run, args.repeats)
     print(f"MONAI sliding_window_inference (same padding, roi {roi}, overlap 0.25): {seconds:7.2f} s  "
-          f"{args.size**2 / seconds / 1e6:6.2f} output MP/s; ours (exact, valid) / MONAI = {seconds_ours / seconds:.3f}")
+          f"{args.size**2 / seconds / 1e6:6.2f} output MP/s; ours (exact, valid) / MONAI = "
+          f"{seconds_ours / seconds:.3f}")
 
 
 def main() -> None:
