@@ -104,6 +104,20 @@ def test_labels_of_another_shape_and_no_stopping_rule_are_refused(widget, viewer
     assert "time limit or a number of epochs" in notes.errors[-1] and is_idle(widget)
 
 
+def test_training_failure_keeps_the_best_model(widget, qtbot, notes, clean_registry, monkeypatch, tiny_model):
+    from napari_tiled_unet._napari import jobs
+    from napari_tiled_unet.training.loop import TrainingFailed
+
+    def failing_train(*args, **kwargs):
+        raise TrainingFailed("training stopped at step 7: the loss became NaN", best_model=tiny_model)
+
+    monkeypatch.setattr(jobs, "train", failing_train)
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert len(notes.errors) == 1 and "NaN" in notes.errors[0] and "best model so far was kept" in notes.errors[0]
+    assert widget.model is tiny_model and len(clean_registry) == 1
+
+
 def test_several_pairs_continue_training_save_and_load(widget, viewer, qtbot, notes, clean_registry, tmp_path):
     image = viewer.layers["nuclei 2D"]
     viewer.add_image(np.asarray(image.data)[:256, :256], name="crop")
