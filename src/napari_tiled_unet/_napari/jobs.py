@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.errors import Cancelled
 from napari_tiled_unet.inference import predict_image
 from napari_tiled_unet.model import UNet
@@ -77,6 +78,38 @@ class PredictionJob:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
+LAZY_RESULT_BYTES = 1 << 30
+"""A lazy (dask or zarr) layer's result larger than this stays lazy: napari computes what it shows."""
+
+
+def _predict_lazy_layer(job: PredictionJob, emit: Callable[[Any], Any]) -> tuple[Any, str]:
+    """Predict a dask or zarr layer without loading it whole: block by block, with progress and cancel.
+
+    The result is computed here (in the worker thread) unless it is larger than :data:`LAZY_RESULT_BYTES`; a
+    larger result is handed back lazy, so the new layer computes only what the viewer shows.
+    """
+    import dask.array as da
+    from dask.callbacks import Callback
+
+    image = job.image if is_dask(job.image) else da.from_array(job.image, chunks="auto")
+    result, axes = predict_image(job.net, image, axes=job.axes, output=job.output,  # type: ignore[arg-type]
+                                 tile_shape=job.tile_shape)
+    if not is_dask(result) or result.nbytes > LAZY_RESULT_BYTES:
+        return result, axes
+
+    class Progress(Callback):
+        def _start_state(self, dsk: Any, state: Any) -> None:
+            self.total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+
+        def _posttask(self, key: Any, value: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            if job.cancel.is_set():
+                raise Cancelled("prediction cancelled")
+            emit((len(state["finished"]), max(self.total, 1)))
+
+    with Progress():
+        return np.asarray(result.compute(scheduler="threads")), axes
+
+
 def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     """Predict with the core; ``emit((done, total))`` reports the tiles done.
 
@@ -87,9 +120,12 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
 
     """
     try:
-        result = predict_image(job.net, np.asarray(job.image), axes=job.axes, output=job.output,  # type: ignore[arg-type]
-                               tile_shape=job.tile_shape, progress=lambda done, total: emit((done, total)),
-                               cancel=job.cancel)
+        if isinstance(job.image, np.ndarray):
+            result = predict_image(job.net, job.image, axes=job.axes, output=job.output,  # type: ignore[arg-type]
+                                   tile_shape=job.tile_shape, progress=lambda done, total: emit((done, total)),
+                                   cancel=job.cancel)
+        else:
+            result = _predict_lazy_layer(job, emit)
     except Cancelled:
         return Outcome(cancelled=True)
     except Exception as err:  # handed back to the GUI thread, which logs and shows it
