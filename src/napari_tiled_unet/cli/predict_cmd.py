@@ -111,14 +111,25 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
     data, file_axes = open_tiff_lazy(path)
     result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
                                         tile_shape=args.tile_size, batch_size=args.batch_size)
+    # torch already uses every core for one block: more blocks in flight only add memory, not speed
+    local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
-        with _progress(args):
+        with _progress(args), dask.config.set(**local):
             write_zarr(destination, result, result_axes)
         return result.shape, result.dtype
-    with _progress(args):
+    with _progress(args), dask.config.set(**local):
         computed = np.asarray(dask.compute(result)[0]) if hasattr(result, "dask") else result
     write_tiff(destination, computed, result_axes)
     return computed.shape, computed.dtype
+
+
+def local_block_workers() -> int:
+    """Blocks to predict at once on this machine: the cores divided by torch's threads per block (at least 1)."""
+    import os
+
+    import torch
+
+    return max(1, (os.cpu_count() or 1) // max(1, torch.get_num_threads()))
 
 
 def _progress(args: argparse.Namespace) -> contextlib.AbstractContextManager:
