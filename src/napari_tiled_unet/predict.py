@@ -97,7 +97,7 @@ def _ensure_channels_last(net: UNet) -> None:
     """Put the weights in channels_last layout once (thread-safe: dask may run blocks in parallel threads)."""
     layout = torch.channels_last if net.config.dims == 2 else torch.channels_last_3d
     with _CONVERT_LOCK:
-        weight = net.last.weight
+        weight = net.down_path[0].block[0].weight  # a 3x3 kernel: a 1x1 one is contiguous in both layouts
         if not weight.is_contiguous(memory_format=layout):
             net.to(memory_format=layout)
 
