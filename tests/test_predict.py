@@ -219,5 +219,5 @@ def test_out_of_memory_at_the_smallest_tile_is_reported(monkeypatch):
 def test_cpu_prediction_runs_in_channels_last():
     net = make_net(depth=3, wf=1)
     predict_tiled(net, np.zeros((50, 50), np.float32))
-    weight = net.down_path[0].block[0].weight
+    weight = net.down_path[1].block[2].weight
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()

@@ -97,9 +97,15 @@ def _ensure_channels_last(net: UNet) -> None:
     """Put the weights in channels_last layout once (thread-safe: dask may run blocks in parallel threads)."""
     layout = torch.channels_last if net.config.dims == 2 else torch.channels_last_3d
     with _CONVERT_LOCK:
-        weight = net.down_path[0].block[0].weight  # a 3x3 kernel: a 1x1 one is contiguous in both layouts
-        if not weight.is_contiguous(memory_format=layout):
+        if not _layout_weight(net).is_contiguous(memory_format=layout):
             net.to(memory_format=layout)
+
+
+def _layout_weight(net: UNet) -> torch.Tensor:
+    """A weight whose layouts differ: 3x3 kernels over several channels (a 1x1 kernel, or a single input
+    channel, is contiguous in both layouts)."""
+    convs = [m for m in net.down_path[-1].modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+    return convs[-1].weight
 
 
 def _model_device(net: torch.nn.Module) -> torch.device:
