@@ -102,8 +102,9 @@ def _ensure_channels_last(net: UNet) -> None:
 
 
 def _layout_weight(net: UNet) -> torch.Tensor:
-    """A weight whose layouts differ: 3x3 kernels over several channels (a 1x1 kernel, or a single input
-    channel, is contiguous in both layouts).
+    """A weight whose two layouts differ: a 3x3 kernel over several channels.
+
+    A 1x1 kernel, or a kernel over a single input channel, is contiguous in both layouts.
     """
     convs = [m for m in net.down_path[-1].modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
     return convs[-1].weight
