@@ -190,16 +190,16 @@ def test_out_of_memory_halves_batch_then_tile_and_retries(monkeypatch):
 
     net = NET_2D["upconv"]
     image = np.random.default_rng(0).random((500, 500)).astype(np.float32)
-    real = predict_module._run_batch
+    real = predict_module._launch
     seen = []
 
-    def flaky(net_, batch, device):
+    def flaky(net_, batch, device, amp):
         seen.append(batch.shape)
         if batch.shape[0] > 1 or batch.shape[-1] > 200:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return real(net_, batch, device)
+        return real(net_, batch, device, amp)
 
-    monkeypatch.setattr(predict_module, "_run_batch", flaky)
+    monkeypatch.setattr(predict_module, "_launch", flaky)
     result = predict_tiled(net, image, tile_shape=396, batch_size=2)
     assert seen[0][0] == 2 and seen[-1][0] == 1 and seen[-1][-1] <= 200
     np.testing.assert_allclose(result, one_pass_reference(net, image), **TOL)
@@ -208,10 +208,10 @@ def test_out_of_memory_halves_batch_then_tile_and_retries(monkeypatch):
 def test_out_of_memory_at_the_smallest_tile_is_reported(monkeypatch):
     import napari_tiled_unet.predict as predict_module
 
-    def always(net_, batch, device):
+    def always(net_, batch, device, amp):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(predict_module, "_run_batch", always)
+    monkeypatch.setattr(predict_module, "_launch", always)
     with pytest.raises(torch.OutOfMemoryError, match="smallest useful tile"):
         predict_tiled(NET_2D["upconv"], np.zeros((300, 300), np.float32))
 

@@ -134,6 +134,7 @@ def predict_image(
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelLike = None,
+    amp: bool | None = None,
 ) -> tuple[np.ndarray, str]:
     """Predict a whole image or stack with a model and return the result with its axis letters.
 
@@ -152,6 +153,8 @@ def predict_image(
         probabilities are float32 with a leading class axis ``'C'``.
     tile_shape, batch_size, progress, cancel
         As in :func:`~napari_tiled_unet.predict_tiled`; ``progress(done, total)`` counts tiles over all planes.
+    amp : bool or None
+        Mixed precision; None (default) uses it on CUDA only, where it is about twice as fast.
 
     Returns
     -------
@@ -181,10 +184,11 @@ def predict_image(
         channels_first = arranged.transpose((n_loop, *range(n_loop), *range(n_loop + 1, arranged.ndim)))
         stats = whole_image_stats(channels_first, normalizer)
     if is_dask(arranged):
-        result = _predict_planes_lazy(net, arranged, loop_shape, output, tile_shape, batch_size, normalizer, stats)
+        result = _predict_planes_lazy(net, arranged, loop_shape, output, tile_shape, batch_size, normalizer, stats,
+                                      amp)
     else:
         result = _predict_planes(net, arranged, loop_shape, output, tile_shape, batch_size, normalizer, stats,
-                                 progress, cancel)
+                                 progress, cancel, amp)
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes
     if output == "instances" and math.prod(loop_shape) > 1:
@@ -199,7 +203,8 @@ def _plane_source(plane: Any, normalizer: PercentileNormalization | None, stats:
 
 def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], output: OutputKind,
                     tile_shape: Any, batch_size: int | None, normalizer: PercentileNormalization | None,
-                    stats: tuple | None, progress: ProgressCallback | None, cancel: CancelLike) -> np.ndarray:
+                    stats: tuple | None, progress: ProgressCallback | None, cancel: CancelLike,
+                    amp: bool | None = None) -> np.ndarray:
     """In-memory prediction, plane by plane, with one progress count over all planes.
 
     Labels and probabilities are computed block by block (:func:`~napari_tiled_unet.tiling.blocks_of`), so
@@ -221,13 +226,14 @@ def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], outpu
     for index in np.ndindex(*loop_shape):
         source = _plane_source(arranged[index], normalizer, stats)
         if output == "instances":
-            logits = predict_with_retry(net, source, layout, batch, progress=counted, cancel=cancel)
+            logits = predict_with_retry(net, source, layout, batch, progress=counted, cancel=cancel, amp=amp)
             results.append(logits_to_output(net, logits, output))
             done += layout.n_tiles
             continue
         plane = np.empty(out_shape, dtype=out_dtype)
         for origin, block in blocks.flat:
-            logits = predict_with_retry(net, source, block, batch, progress=counted, cancel=cancel, origin=origin)
+            logits = predict_with_retry(net, source, block, batch, progress=counted, cancel=cancel, origin=origin,
+                                        amp=amp)
             region = tuple(slice(o, o + a.size) for o, a in zip(origin, block.axes))
             plane[(Ellipsis, *region)] = logits_to_output(net, logits, output)
             done += block.n_tiles
@@ -237,7 +243,7 @@ def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], outpu
 
 def _predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], output: OutputKind,
                          tile_shape: Any, batch_size: int | None, normalizer: PercentileNormalization | None,
-                         stats: tuple | None) -> Any:
+                         stats: tuple | None, amp: bool | None = None) -> Any:
     """Lazy prediction of a dask array: labels and probabilities stay lazy, instances are computed."""
     import dask.array as da
 
@@ -246,7 +252,7 @@ def _predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], 
     planes = []
     for index in np.ndindex(*loop_shape):
         logits = predict_dask(net, arranged[index], tile_shape=tile_shape, batch_size=batch_size,
-                              normalization=normalizer, stats=stats)
+                              normalization=normalizer, stats=stats, amp=amp)
         if output == "instances":
             planes.append(logits_to_output(net, logits.compute(), output))
             continue

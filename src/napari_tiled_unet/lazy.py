@@ -56,12 +56,13 @@ def _net_on(net: UNet, device: str | None) -> UNet:
 
 def _predict_block(net: UNet, box_data: np.ndarray, box_start: Sequence[int], full_shape: Sequence[int],
                    origin: Sequence[int], layout: TileLayout, batch_size: int,
-                   normalization: dict | None, stats: tuple | None, device: str | None = None) -> np.ndarray:
+                   normalization: dict | None, stats: tuple | None, device: str | None = None,
+                   amp: bool | None = False) -> np.ndarray:
     net = _net_on(net, device)
     image: Any = OffsetArray(np.asarray(box_data), box_start, full_shape)
     if normalization is not None and stats is not None:
         image = NormalizedView(image, PercentileNormalization.from_dict(normalization), stats)
-    return predict_with_retry(net, image, layout, batch_size, origin=origin)
+    return predict_with_retry(net, image, layout, batch_size, origin=origin, amp=amp)
 
 
 def predict_dask(
@@ -73,6 +74,7 @@ def predict_dask(
     normalization: PercentileNormalization | None = None,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
     device: str | None = None,
+    amp: bool | None = False,
 ) -> Any:
     """Lazy float32 logits ``(n_classes, *spatial)`` of a dask array, equal to the in-memory prediction.
 
@@ -91,6 +93,8 @@ def predict_dask(
     device : str, optional
         Where the workers run the net: None keeps the net's device; "auto" picks each worker's best device
         (its GPU on a GPU node), "cpu", "cuda"... The copy on the device is made once per worker process.
+    amp : bool or None
+        Mixed precision on CUDA workers (None: whenever the worker runs on CUDA).
 
     Returns
     -------
@@ -116,7 +120,7 @@ def predict_dask(
         box = input_box(layout, origin, full_shape)
         source = image[(slice(None), *box)]
         task = dask.delayed(_predict_block, pure=True)(
-            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats, device
+            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats, device, amp
         )
         blocks[index] = da.from_delayed(task, shape=(net.config.n_classes, *sizes), dtype=np.float32)
     return da.block(blocks.tolist())

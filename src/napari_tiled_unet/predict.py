@@ -126,19 +126,29 @@ def _batches(tiles: Iterable[Tile], size: int) -> Iterable[list[Tile]]:
         yield batch
 
 
-def _run_batch(net: UNet, batch: np.ndarray, device: torch.device) -> np.ndarray:
-    """One forward pass: channels_last on the CPU; pinned, non-blocking copies on CUDA.
+def _launch(net: UNet, batch: np.ndarray, device: torch.device, amp: bool) -> torch.Tensor:
+    """Start one forward pass and return its output tensor (still being computed on a GPU).
 
-    Mixed precision is not used here: the overlap-tile guarantee is stated in float32.
+    CPU: channels_last input. CUDA: pinned memory, non-blocking copy, optional autocast (bf16 where the GPU
+    has it, else fp16).
     """
     x = torch.from_numpy(batch)
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
+        if amp:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            with torch.autocast(device_type="cuda", dtype=dtype):
+                return net(x)
     elif device.type != "cpu":
         x = x.to(device)
     else:
         x = x.contiguous(memory_format=torch.channels_last if x.ndim == 4 else torch.channels_last_3d)
-    return net(x).float().cpu().numpy()
+    return net(x)
+
+
+def _fetch(output: torch.Tensor) -> np.ndarray:
+    """Bring a forward pass's output to the host as float32 (waits for it on a GPU)."""
+    return output.float().cpu().numpy()
 
 
 def plan_tiles(
@@ -189,6 +199,7 @@ def predict_tiled(
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelLike = None,
+    amp: bool | None = False,
 ) -> np.ndarray:
     """Predict logits for a whole image, tile by tile, with a result equal to one pass over it.
 
@@ -208,6 +219,8 @@ def predict_tiled(
         Called as ``progress(done, total)`` after every tile.
     cancel : threading.Event-like or callable, optional
         Checked before every batch; when set, :class:`~napari_tiled_unet.errors.Cancelled` is raised.
+    amp : bool or None
+        Mixed precision on CUDA (None: on CUDA only); the default False keeps float32 everywhere.
 
     Returns
     -------
@@ -231,10 +244,10 @@ def predict_tiled(
     if is_dask(image):
         from napari_tiled_unet.lazy import predict_dask
 
-        return predict_dask(net, image, tile_shape=tile_shape, batch_size=batch_size)
+        return predict_dask(net, image, tile_shape=tile_shape, batch_size=batch_size, amp=amp)
     image = as_channel_first(image, net.config.in_channels, net.config.dims)
     layout, batch_size = plan_tiles(net, image.shape[1:], tile_shape, batch_size)
-    return predict_with_retry(net, image, layout, batch_size, progress=progress, cancel=cancel)
+    return predict_with_retry(net, image, layout, batch_size, progress=progress, cancel=cancel, amp=amp)
 
 
 def predict_with_retry(
@@ -245,6 +258,7 @@ def predict_with_retry(
     progress: ProgressCallback | None = None,
     cancel: CancelLike = None,
     origin: Sequence[int] | None = None,
+    amp: bool | None = False,
 ) -> np.ndarray:
     """:func:`predict_with_layout`, retried with half the batch, then half the tile, after out-of-memory errors.
 
@@ -254,7 +268,7 @@ def predict_with_retry(
     while True:
         try:
             return predict_with_layout(net, image, layout, batch_size, progress=progress, cancel=cancel,
-                                       origin=origin)
+                                       origin=origin, amp=amp)
         except torch.OutOfMemoryError:
             layout, batch_size = _smaller_plan(net, sizes, layout, batch_size)
 
@@ -286,6 +300,7 @@ def predict_with_layout(
     progress: ProgressCallback | None = None,
     cancel: CancelLike = None,
     origin: Sequence[int] | None = None,
+    amp: bool | None = False,
 ) -> np.ndarray:
     """Run the net over the tiles of ``layout`` and stitch their kept outputs.
 
@@ -304,6 +319,9 @@ def predict_with_layout(
         Image coordinates of the layout's first pixel: the result covers ``origin + [0, layout sizes)`` and
         tiles read real image context around it (mirrored only outside the image). It must be a multiple of
         ``2**(depth-1)`` per axis for the result to equal the whole-image prediction of that region.
+    amp : bool or None
+        Mixed precision on CUDA (None: on CUDA only). Tiles stay on the same grid, so the result still equals
+        one pass over the whole image run the same way, to half-precision rounding; False keeps float32.
 
     Returns
     -------
@@ -318,20 +336,35 @@ def predict_with_layout(
     if device.type == "cpu":
         _ensure_channels_last(net)
     result = np.empty((config.n_classes, *spatial), dtype=np.float32)
+    use_amp = device.type == "cuda" if amp is None else bool(amp and device.type == "cuda")
     done = 0
+
+    def read(batch: list[Tile]) -> np.ndarray:
+        starts = [tuple(o + s for o, s in zip(origin, t.input_start)) for t in batch]
+        inputs = np.stack([read_tile(image, start, layout.tile_shape) for start in starts]).astype(np.float32,
+                                                                                                 copy=False)
+        if not np.isfinite(inputs).all():
+            raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")
+        return inputs
+
+    def write(batch: list[Tile], logits: np.ndarray) -> None:
+        nonlocal done
+        for tile, out in zip(batch, logits):
+            result[(slice(None),) + tile.image_slices] = out[(slice(None),) + tile.output_slices]
+            done += 1
+            if progress is not None:
+                progress(done, layout.n_tiles)
+
     with torch.inference_mode():
+        # one batch in flight: the next batch is read (and normalised) while the device computes this one
+        pending: tuple[list[Tile], torch.Tensor] | None = None
         for batch in _batches(layout, batch_size):
             if is_cancelled(cancel):
                 raise Cancelled(f"prediction cancelled after {done} of {layout.n_tiles} tiles")
-            starts = [tuple(o + s for o, s in zip(origin, t.input_start)) for t in batch]
-            inputs = np.stack([read_tile(image, start, layout.tile_shape) for start in starts])
-            inputs = inputs.astype(np.float32, copy=False)
-            if not np.isfinite(inputs).all():
-                raise ValueError("image contains NaN or infinite values: replace them (e.g. with 0) before predicting")
-            logits = _run_batch(net, inputs, device)
-            for tile, out in zip(batch, logits):
-                result[(slice(None),) + tile.image_slices] = out[(slice(None),) + tile.output_slices]
-                done += 1
-                if progress is not None:
-                    progress(done, layout.n_tiles)
+            inputs = read(batch)
+            if pending is not None:
+                write(pending[0], _fetch(pending[1]))
+            pending = (batch, _launch(net, inputs, device, use_amp))
+        if pending is not None:
+            write(pending[0], _fetch(pending[1]))
     return result

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 import torch
 
 from napari_tiled_unet.atomic import atomic_path
 from napari_tiled_unet.bioimageio import standalone_unet
-from napari_tiled_unet.bioimageio.cover import cover_png
+from napari_tiled_unet.bioimageio.cover import cover_labels, cover_png
 from napari_tiled_unet.bioimageio.example_tensors import TestTensors, make_test_tensors
 from napari_tiled_unet.bioimageio.export_geometry import ExportGeometry, export_geometry
 from napari_tiled_unet.bioimageio.rdf import FILES, PackageInfo, architecture_kwargs, build_rdf
@@ -71,9 +72,10 @@ def _package_info(net: UNet, name: str | None, description: str | None, authors:
             + (f" on {images} image(s)" if images else "") + "; exact overlap-tile prediction.")
     if not description.strip() or len(description) > 1024:
         raise ValueError(f"description of {len(description)} characters: give 1 to 1024 characters")
-    names = tuple(a.strip() for a in (authors if authors is not None else [DEFAULT_AUTHOR]))
-    if not names or any(not a or "/" in a for a in names):
-        raise ValueError(f"authors {list(names)!r} are invalid: give one or more non-empty names without '/'")
+    names = tuple(str(a).strip() for a in (authors if authors is not None else [DEFAULT_AUTHOR]))
+    if not names or any(not a or "/" in a or a.startswith("(@") for a in names):
+        raise ValueError(f"authors {list(names)!r} are invalid: give one or more names without '/', each "
+                         "optionally followed by a GitHub user name as 'Jane Doe (@janedoe)'")
     if not _LICENSE.match(license or ""):
         raise ValueError(f"license {license!r} is not an SPDX identifier: use e.g. CC-BY-4.0, MIT or BSD-3-Clause")
     return PackageInfo(name=name, description=description, authors=names, license=license,
@@ -83,6 +85,12 @@ def _package_info(net: UNet, name: str | None, description: str | None, authors:
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _tiff(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.ascontiguousarray(array), compression="zlib")
     return buffer.getvalue()
 
 
@@ -158,6 +166,8 @@ def export_bioimageio(
 
     """
     out = Path(out_zip)
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a folder; give a .zip file name such as {out / 'model.zip'}")
     if out.suffix == "":
         out = out.with_suffix(".zip")
     if out.suffix.lower() != ".zip":
@@ -165,6 +175,7 @@ def export_bioimageio(
     net = _trained_copy(model)
     info = _package_info(net, name, description, authors, license, tags)
     geometry = export_geometry(net.config)
+    instances = net.metadata.get("task") == "instances"
     with atomic_path(out) as tmp:
         tensors = make_test_tensors(copy.deepcopy(net), geometry, sample_image)
         files = {
@@ -172,7 +183,10 @@ def export_bioimageio(
             **_weights(net, geometry, tensors),
             FILES["test_input"]: _npy(tensors.raw),
             FILES["test_output"]: _npy(tensors.expected),
-            FILES["cover"]: cover_png(tensors.normalized, tensors.expected[0], net.config.dims),
+            FILES["sample_input"]: _tiff(tensors.raw[0]),
+            FILES["sample_output"]: _tiff(tensors.expected[0]),
+            FILES["cover"]: cover_png(tensors.normalized, cover_labels(tensors.expected[0], instances),
+                                      net.config.dims),
             FILES["documentation"]: readme_text(net, geometry, info).encode("utf-8"),
             EXPORT_ATTACHMENT: _model_file_bytes(net),
         }

@@ -6,6 +6,7 @@ no bioimage.io library is needed to write it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,13 @@ FILES = {
     "torchscript": "weights_torchscript.pt",
     "test_input": "test_input.npy",
     "test_output": "test_output.npy",
+    "sample_input": "sample_input.tif",
+    "sample_output": "sample_output.tif",
     "cover": "cover.png",
     "documentation": "README.md",
 }
+
+_GITHUB_AUTHOR = re.compile(r"^(.+?)\s*\(@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)\)$")
 
 UNET_CITATION = {
     "text": "Ronneberger, O., Fischer, P., Brox, T. U-Net: Convolutional Networks for Biomedical Image "
@@ -48,9 +53,17 @@ class PackageInfo:
 
     name: str
     description: str
-    authors: tuple[str, ...]
+    authors: tuple[str, ...]  # 'Jane Doe' or 'Jane Doe (@github_user)'
     license: str
     tags: tuple[str, ...] = ()
+
+
+def author_entry(text: str) -> dict[str, str]:
+    """A bioimage.io author from ``'Jane Doe'`` or ``'Jane Doe (@janedoe)'`` (with a GitHub user name)."""
+    match = _GITHUB_AUTHOR.match(text)
+    if match is None:
+        return {"name": text}
+    return {"name": match.group(1), "github_user": match.group(2)}
 
 
 def spatial_ids(dims: int) -> list[str]:
@@ -91,6 +104,7 @@ def _input(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> di
         "description": f"raw image, any intensity range; spatial sizes {geometry.min_size} + n*{geometry.step}",
         "axes": axes,
         "test_tensor": _file(FILES["test_input"], sha256),
+        "sample_tensor": _file(FILES["sample_input"], sha256),
         "data": {"type": "float32"},
         "preprocessing": [
             {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
@@ -115,6 +129,7 @@ def _output(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> d
         "description": f"class probabilities ({kind} inside the network), {-geometry.offset // 2} px smaller per side",
         "axes": axes,
         "test_tensor": _file(FILES["test_output"], sha256),
+        "sample_tensor": _file(FILES["sample_output"], sha256),
         "data": {"type": "float32", "range": [0.0, 1.0]},
     }
 
@@ -171,7 +186,7 @@ def build_rdf(net: UNet, geometry: ExportGeometry, info: PackageInfo, sha256: Ma
         "format_version": FORMAT_VERSION,
         "name": info.name,
         "description": info.description,
-        "authors": [{"name": a} for a in info.authors],
+        "authors": [author_entry(a) for a in info.authors],
         "cite": [dict(UNET_CITATION)],
         "license": info.license,
         "tags": tags,

@@ -81,9 +81,10 @@ def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
         f"{shrink} pixels smaller than the input on every side of every spatial axis"
         + (f" ({cfg.margin} lost by the valid convolutions, {geometry.output_crop} cropped where bilinear "
            "upsampling is not exact)" if geometry.output_crop else "") + ". "
-        + (f"To segment a whole image, mirror-pad it by {shrink} pixels per side (numpy 'reflect'), or tile it "
-           f"with tiles whose origins are {shrink} pixels before the output and a multiple of {geometry.step} "
-           "apart: the results then stitch exactly. napari-tiled-unet does this for you." if shrink else
+        + (f"To segment a whole image, mirror-pad it by {shrink} pixels per side (numpy 'reflect'; a little more "
+           "on the far side to reach a valid size) and crop the output to the image, or tile it with tiles that "
+           f"read {shrink} pixels of context and whose origins are a multiple of {geometry.step} apart: the results "
+           "then stitch exactly. napari-tiled-unet does this for you." if shrink else
            f"Same-padding network: discard {geometry.halo} output pixels at the inner edges of tiles."), "",
         "## Use it in napari-tiled-unet", "",
         "Open this .zip in the Predict widget, or `napari-tiled-unet predict model.zip image.tif --out labels.tif`, "

@@ -38,6 +38,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="input tile edge in pixels (default: automatic from the memory budget)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="tiles per batch (default: auto)")
     parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                        help="mixed precision (default: on CUDA only; --no-amp keeps float32 everywhere)")
     parser.add_argument("--axes", default=None,
                         help="axis letters of the input, e.g. YX, ZYX, TYX, CYX, YXS (default: from the TIFF)")
     parser.add_argument("--lazy", action="store_true",
@@ -110,7 +112,7 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
 
     data, file_axes = open_tiff_lazy(path)
     result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
-                                        tile_shape=args.tile_size, batch_size=args.batch_size)
+                                        tile_shape=args.tile_size, batch_size=args.batch_size, amp=args.amp)
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
     local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
@@ -174,7 +176,8 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
     bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
     try:
         result, result_axes = predict_image(net, data, axes=(args.axes or file_axes).upper(), output=args.output,
-                                            tile_shape=args.tile_size, batch_size=args.batch_size, progress=bar)
+                                            tile_shape=args.tile_size, batch_size=args.batch_size, progress=bar,
+                                            amp=args.amp)
     finally:
         if bar is not None:
             bar.close()
