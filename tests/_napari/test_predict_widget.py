@@ -130,3 +130,22 @@ def test_load_a_model_file(widget, viewer, qtbot, tiny_model, tmp_path, notes):
 def test_the_plugin_widget_is_docked_from_the_manifest(viewer):
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Predict with U-Net")
     assert isinstance(widget, PredictWidget) and widget.image_layer.value is viewer.layers["nuclei 2D"]
+
+
+def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, notes):
+    from napari_tiled_unet import load_model
+
+    target = tmp_path / "shared.zip"
+    worker = widget.export_model_to(target)
+    assert worker is not None
+    qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
+    assert target.exists() and not notes.errors, notes.errors
+    assert "Exported" in notes.infos[-1]
+    assert load_model(target).metadata["task"] == "semantic"
+    assert widget.load_model_from(target) is not None
+    predict(widget, qtbot)
+    assert "nuclei 2D [labels]" in viewer.layers
+    assert widget.export_model_to(tmp_path / "missing" / "x.zip") is not None
+    qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
+    assert "does not exist" in notes.errors[-1]
+    assert not (tmp_path / "missing").exists()

@@ -166,15 +166,6 @@ def test_info_of_a_bad_model(tmp_path, capsys, kind):
 
 
 # ---------------------------------------------------------------------------------------------- export, train
-def test_export_is_not_available_yet(model, tmp_path, capsys):
-    out = tmp_path / "model.zip"
-    code = main(["export", str(model), "--out", str(out)])
-    captured = capsys.readouterr()
-    _assert_one_error_line(code, captured.err)
-    assert "export" in captured.err and "not available" in captured.err
-    assert not out.exists()
-
-
 def test_train_help_works(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--help"])

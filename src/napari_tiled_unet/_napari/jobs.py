@@ -131,3 +131,13 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     except Exception as err:  # handed back to the GUI thread, which logs and shows it
         return Outcome(error=err)
     return Outcome(result=result)
+
+
+def run_export(net: UNet, path: Any) -> Outcome:
+    """Export a model to a bioimage.io zip; ``result`` is the path written."""
+    from napari_tiled_unet.bioimageio import export_bioimageio
+
+    try:
+        return Outcome(result=export_bioimageio(net, path))
+    except Exception as err:  # handed back to the GUI thread, which logs and shows it
+        return Outcome(error=err)

@@ -17,7 +17,7 @@ from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.predict import plan_tiles
 
-from .jobs import Outcome, PredictionJob, run_prediction
+from .jobs import Outcome, PredictionJob, run_export, run_prediction
 from .layer_axes import axes_for_layer, current_plane, loop_axes, plane_slices
 from .messages import report_error, report_info
 from .model_registry import describe_model, registry
@@ -55,6 +55,9 @@ class PredictWidget(Container):
         self.model = ComboBox(label="model", choices=lambda _w=None: registry.names(),
                               tooltip="models trained in this session, or loaded from files")
         self.load_button = PushButton(text="Load model…")
+        self.export_button = PushButton(text="Export to bioimage.io…",
+                                        tooltip="save the selected model as a bioimage.io package (.zip) for Fiji, "
+                                        "ilastik and the model zoo")
         self.model_info = Label(value="no model: train one or load a .safetensors file")
         self.output = ComboBox(label="output", choices=list(OUTPUT_KINDS), value="labels",
                                tooltip="labels: classes; instances: one id per object; probabilities: per class")
@@ -70,7 +73,8 @@ class PredictWidget(Container):
         self.status = Label(value="ready")
         self.extend([
             Container(widgets=[self.image_layer, self.model]),
-            self.load_button, self.model_info,
+            Container(widgets=[self.load_button, self.export_button], layout="horizontal", labels=False),
+            self.model_info,
             Container(widgets=[self.output, self.tile_size, self.device]),
             self.auto_tile, self.tile_info, self.current_plane,
             Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False),
@@ -80,6 +84,7 @@ class PredictWidget(Container):
         self.run_button.changed.connect(lambda: self.run())
         self.cancel_button.changed.connect(self.cancel)
         self.load_button.changed.connect(self._load_dialog)
+        self.export_button.changed.connect(self._export_dialog)
         for widget in (self.image_layer, self.model, self.auto_tile, self.tile_size, self.device):
             widget.changed.connect(self._update_info)
         connect_layer_events(self.viewer, self._layers_changed)
@@ -233,6 +238,41 @@ class PredictWidget(Container):
         return net
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load model", "", "Model files (*.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load model", "",
+                                              "Model files (*.safetensors *.zip);;bioimage.io packages (*.zip)")
         if path:
             self.load_model_from(path)
+
+    # ------------------------------------------------------------------ bioimage.io export
+    def export_model_to(self, path: str | Path) -> Any:
+        """Export the selected model to a bioimage.io zip in a background thread; returns the worker (or None).
+
+        Success and errors are notifications; the zip appears complete or not at all.
+        """
+        net = self.selected_model()
+        if net is None:
+            report_error("export", ValueError("pick a model to export: train one or load a .safetensors file"))
+            return None
+        self.export_button.enabled = False
+        self.status.value = f"exporting to {Path(path).name}…"
+        worker = create_worker(run_export, net, Path(path), _start_thread=False)
+
+        def finished(outcome: Outcome) -> None:
+            self.export_button.enabled = True
+            if outcome.error is not None:
+                self.status.value = "export failed: see the notification"
+                report_error("export the model", outcome.error)
+            else:
+                self.status.value = f"exported {outcome.result}"
+                report_info(f"Exported the model to {outcome.result} (bioimage.io format 0.5)")
+
+        worker.returned.connect(finished)
+        worker.errored.connect(lambda err: finished(Outcome(error=err)))
+        worker.start()
+        return worker
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export to bioimage.io", "model.zip",
+                                              "bioimage.io package (*.zip)")
+        if path:
+            self.export_model_to(path if path.endswith(".zip") else f"{path}.zip")

@@ -52,6 +52,10 @@ def _trained_copy(model: UNet | str | Path) -> UNet:
             "train it first (napari-tiled-unet train IMAGE LABELS --out model.safetensors, or the Train widget), "
             "then export the trained model"
         )
+    high = float(net.metadata["normalization"].get("high", 100.0))
+    if high <= 1.0:
+        raise ValueError(f"the model normalises with a high percentile of {high}: bioimage.io's scale_range needs "
+                         "more than 1; retrain with a high percentile such as 99.8")
     work = copy.deepcopy(net).to("cpu").eval()
     work.metadata = copy.deepcopy(net.metadata)
     return work
