@@ -18,6 +18,7 @@ Usage: ``python benchmarks/bench_tiling.py [--size 2048] [--depth 4] [--wf 4] [-
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,22 @@ def monai_comparison(args: argparse.Namespace, image: np.ndarray, roi: int, seco
           f"{seconds_ours / seconds:.3f}")
 
 
+def peak_tiled_memory(net: UNet, image: np.ndarray, tile: int | None) -> int:
+    """Peak resident memory of a tiled prediction alone, measured in a fresh child process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(_tiled_peak_child, (net.state_dict(), net.config.to_dict(), image, tile))
+
+
+def _tiled_peak_child(state: dict, config: dict, image: np.ndarray, tile: int | None) -> int:
+    child = UNet(UNetConfig.from_dict(config)).eval()
+    child.load_state_dict(state)
+    predict_tiled(child, image, tile_shape=tile)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=2048)
@@ -133,6 +150,10 @@ def main() -> None:
     print(f"network: {flops_per_px / 1e6:.3f} MFLOP per output pixel; useful {useful:.1f} GFLOP/s = "
           f"{useful / ceiling:.0%} of the 3x3 conv ceiling ({ceiling:.1f} GFLOP/s measured now)")
     print(f"max |tiled - one pass| = {np.abs(tiled_result - whole_result).max():.2e}")
+    tiled_peak = peak_tiled_memory(net, image, args.tile)
+    print(f"peak resident memory: tiled prediction alone {tiled_peak / 2**30:.2f} GiB (fresh process, torch "
+          f"included); this process after the one pass {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"
+          " GiB")
     monai_comparison(args, image, layout.tile_shape[0], seconds_tiled)
 
 
