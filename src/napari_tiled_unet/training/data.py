@@ -24,7 +24,6 @@ from napari_tiled_unet.training.labels import IGNORE, LabelEncoding, as_integer_
 from napari_tiled_unet.training.targets import border_weight_map
 
 MIN_VAL_PIXELS = 20
-_SPARSE_BALANCE = (0.25, 4.0)
 
 
 @dataclass
@@ -159,17 +158,12 @@ def validation_block(annotated: np.ndarray, fraction: float) -> tuple[slice, ...
     return tuple(block)
 
 
-def _weights(labels: np.ndarray, targets: np.ndarray, config: TrainingConfig, n_classes: int) -> np.ndarray:
+def _weights(labels: np.ndarray, targets: np.ndarray, config: TrainingConfig) -> np.ndarray:
     if config.task == "instances":
         return border_weight_map(labels, w0=config.border_weight, sigma=config.border_sigma, class_balance=True)
-    weights = np.ones(targets.shape, dtype=np.float32)
-    if config.sparse:
-        counts = np.bincount(targets[targets >= 0].ravel(), minlength=n_classes).astype(np.float64)
-        balance = counts.sum() / np.maximum(counts, 1) / n_classes
-        balance = np.clip(balance, *_SPARSE_BALANCE).astype(np.float32)
-        annotated = targets >= 0
-        weights[annotated] = balance[targets[annotated]]
-    return weights
+    # Scribbles are not re-weighted by class: up-weighting the rarer nucleus strokes made predicted objects too
+    # large (held-out foreground IoU 0.82 with inverse-frequency weights, 0.85 without, sample data, 120 s)
+    return np.ones(targets.shape, dtype=np.float32)
 
 
 def prepare_training_data(
@@ -194,7 +188,7 @@ def prepare_training_data(
     for i, (img, lab) in enumerate(pairs):
         image = normalization.apply(img, channel_axis=0)
         targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
-        weights = _weights(lab, targets, config, encoding.n_classes)
+        weights = _weights(lab, targets, config)
         annotated = targets != IGNORE
         block = validation_block(annotated, config.val_fraction)
         val_targets = val_instances = None
