@@ -8,13 +8,12 @@ image's coordinates (:class:`OffsetArray`, used by the lazy and distributed path
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.normalization import PercentileNormalization, strided_subsample
 
 MAX_STAT_SAMPLES = 4_000_000
 
@@ -26,14 +25,7 @@ def is_dask(image: Any) -> bool:
 
 def strided_sample(image: Any, max_samples: int = MAX_STAT_SAMPLES) -> np.ndarray:
     """A deterministic strided subsample of a channel-first array's spatial axes, read into memory."""
-    spatial = [int(s) for s in image.shape[1:]]
-    steps = [1] * len(spatial)
-    sizes = list(spatial)
-    while math.prod(sizes) > max_samples:
-        axis = int(np.argmax(sizes))
-        steps[axis] += 1
-        sizes[axis] = -(-spatial[axis] // steps[axis])
-    return np.asarray(image[(slice(None), *(slice(None, None, s) for s in steps))])
+    return np.asarray(strided_subsample(image, max_samples))
 
 
 def whole_image_stats(image: Any, normalization: PercentileNormalization) -> tuple[np.ndarray, np.ndarray]:

@@ -101,7 +101,7 @@ class PercentileNormalization:
         """
         channels_first = _channels_first(image, channel_axis)
         _check_finite(channels_first)
-        sample = _subsample(channels_first, max_samples)
+        sample = strided_subsample(channels_first, max_samples)
         flat = sample.reshape(sample.shape[0], -1).astype(np.float64, copy=False)
         low, high = np.percentile(flat, [self.low, self.high], axis=1)
         return low, high
@@ -181,8 +181,11 @@ def _check_finite(image: np.ndarray) -> None:
         )
 
 
-def _subsample(image: np.ndarray, max_samples: int) -> np.ndarray:
-    """Strided view of the spatial axes (1..) with at most about ``max_samples`` pixels per channel."""
+def strided_subsample(image: Any, max_samples: int) -> Any:
+    """Strided view of the spatial axes (1..) with at most about ``max_samples`` pixels per channel.
+
+    Works on any array that supports step slicing (numpy, dask, zarr); nothing is read into memory here.
+    """
     if max_samples < 1:
         raise ValueError(f"max_samples={max_samples} is invalid: use a positive integer")
     spatial = list(image.shape[1:])
