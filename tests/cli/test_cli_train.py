@@ -102,3 +102,28 @@ def test_bad_input_exits_2_with_one_line_and_no_model(pair, tmp_path, capsys, ma
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
     assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.glob(".*tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(pair, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    image, labels = pair
+    out = tmp_path / "interrupted.safetensors"
+    command = [sys.executable, "-m", "napari_tiled_unet.cli", "train", "--images", str(image), "--labels",
+               str(labels), "--out", str(out), "--time-limit", "120", "--steps-per-epoch", "2", "--depth", "2",
+               "--wf", "1", "--patch-size", "48", "--quiet", "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # the first epoch's best model is on disk
+        time.sleep(0.2)
+    assert out.exists(), process.stderr.read() if process.poll() is not None else "no checkpoint within 60 s"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "stopping after this step" in err
+    net = load_model(out)
+    assert net.metadata["training"]["stopped_by"] == "cancelled"
+    assert not list(tmp_path.glob(".*.tmp"))
