@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from napari_tiled_unet.array_views import NormalizedView, is_dask, whole_image_stats
+from napari_tiled_unet.cancel import CancelLike, ProgressCallback
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.postprocess import instances_from_probabilities, semantic_instances
-from napari_tiled_unet.predict import CancelLike, ProgressCallback, plan_tiles, predict_with_retry
+from napari_tiled_unet.predict import plan_tiles, predict_with_retry
 from napari_tiled_unet.tiling import blocks_of
 
 OutputKind = Literal["labels", "instances", "probabilities"]

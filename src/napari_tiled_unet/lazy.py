@@ -24,7 +24,8 @@ from napari_tiled_unet.array_views import NormalizedView, OffsetArray
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import as_channel_first, plan_tiles, predict_with_retry
+from napari_tiled_unet.predict import plan_tiles, predict_with_retry
+from napari_tiled_unet.tile_input import as_channel_first
 from napari_tiled_unet.tiling import TileLayout, blocks_of, reflect_indices
 
 

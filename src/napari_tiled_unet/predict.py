@@ -12,83 +12,33 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from napari_tiled_unet.array_views import is_dask
+from napari_tiled_unet.cancel import CancelLike, ProgressCallback, is_cancelled
 from napari_tiled_unet.devices import memory_budget_bytes
 from napari_tiled_unet.errors import Cancelled
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.tile_input import as_channel_first, read_tile
 from napari_tiled_unet.tile_size import auto_batch_size, auto_tile_shape
-from napari_tiled_unet.tiling import Tile, TileLayout, make_layout, reflect_indices
+from napari_tiled_unet.tiling import Tile, TileLayout, make_layout
 
 logger = logging.getLogger(__name__)
-ProgressCallback = Callable[[int, int], Any]
-
-
-class CancelToken(Protocol):
-    """Anything with ``is_set()``, such as :class:`threading.Event`."""
-
-    def is_set(self) -> bool:  # pragma: no cover - protocol
-        """True once cancellation was requested."""
-
-
-CancelLike = CancelToken | Callable[[], bool] | None
-
-
-def is_cancelled(cancel: CancelLike) -> bool:
-    """True if ``cancel`` (an Event-like object or a callable) asks to stop."""
-    if cancel is None:
-        return False
-    if hasattr(cancel, "is_set"):
-        return bool(cancel.is_set())
-    return bool(cancel())
-
-
-def as_channel_first(image: Any, in_channels: int, dims: int) -> Any:
-    """Return the image with a leading channel axis, validating the number of axes and channels.
-
-    ``(*spatial)`` is accepted for single-channel models, ``(C, *spatial)`` always. Lazy arrays stay lazy.
-    """
-    shape = tuple(int(s) for s in image.shape)
-    if len(shape) == dims:
-        if in_channels != 1:
-            raise ValueError(
-                f"image of shape {shape} has no channel axis but the model expects {in_channels} channels: "
-                f"give ({in_channels}, {', '.join('ZYX'[-dims:])})"
-            )
-        return image[None]
-    if len(shape) == dims + 1:
-        if shape[0] != in_channels:
-            raise ValueError(
-                f"image of shape {shape} has {shape[0]} channels on its first axis but the model expects "
-                f"{in_channels}: give an image with {in_channels} channel(s) first"
-            )
-        return image
-    raise ValueError(
-        f"image of shape {shape} does not fit a {dims}D model: give ({', '.join('ZYX'[-dims:])}) or "
-        f"({in_channels}, {', '.join('ZYX'[-dims:])})"
-    )
-
-
-def read_tile(image: Any, start: Sequence[int], shape: Sequence[int]) -> np.ndarray:
-    """Read one input tile ``(C, *shape)`` from a channel-first array, mirror-extending outside it.
-
-    Only the bounding box of the pixels needed is read, so numpy, zarr and dask arrays all work and a lazy
-    array is read tile by tile.
-    """
-    spatial = image.shape[1:]
-    indices = [reflect_indices(s, n, int(size)) for s, n, size in zip(start, shape, spatial)]
-    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in indices)
-    region = np.asarray(image[(slice(None),) + box])
-    local = [i - b.start for i, b in zip(indices, box)]
-    if all(np.array_equal(li, np.arange(li[0], li[0] + len(li))) for li in local):
-        return region[(slice(None),) + tuple(slice(int(li[0]), int(li[0]) + len(li)) for li in local)]
-    return region[(slice(None),) + np.ix_(*local)]
-
+__all__ = [
+    "CancelLike",
+    "ProgressCallback",
+    "as_channel_first",
+    "is_cancelled",
+    "plan_tiles",
+    "predict_tiled",
+    "predict_with_layout",
+    "predict_with_retry",
+    "read_tile",
+]
 
 _CONVERT_LOCK = threading.Lock()
 

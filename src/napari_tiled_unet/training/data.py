@@ -16,7 +16,7 @@ import numpy as np
 
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import read_tile
+from napari_tiled_unet.tile_input import read_tile
 from napari_tiled_unet.tiling import smallest_tile_for_step
 from napari_tiled_unet.training.augment import AugmentationConfig, augment
 from napari_tiled_unet.training.config import TrainingConfig

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_tiled_unet.cancel import CancelLike, is_cancelled
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import CancelLike, is_cancelled
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import PatchSampler, TrainingData, patch_shape, prepare_training_data
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingCallback
