@@ -59,6 +59,12 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def device_of(net: torch.nn.Module) -> torch.device:
+    """The device holding a module's weights (the CPU for a module without any)."""
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def available_ram_bytes() -> int:
     """Memory the operating system reports as available, or a conservative guess if it cannot be read."""
     try:

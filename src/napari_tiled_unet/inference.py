@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from napari_tiled_unet.array_views import NormalizedView, is_dask, whole_image_stats
 from napari_tiled_unet.cancel import CancelLike, ProgressCallback
@@ -282,9 +281,3 @@ def _unique_ids_across_planes(stacked: np.ndarray, n_loop: int) -> np.ndarray:
         plane[plane > 0] += offset
         offset += count
     return flat.reshape(stacked.shape).astype(_label_dtype(offset))
-
-
-def device_of(net: torch.nn.Module) -> torch.device:
-    """The device holding the model's weights."""
-    param = next(net.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")

@@ -24,7 +24,7 @@ from napari_tiled_unet.array_views import NormalizedView, OffsetArray
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import plan_tiles, predict_with_retry
+from napari_tiled_unet.predict import check_eval_mode, plan_tiles, predict_with_retry
 from napari_tiled_unet.tile_input import as_channel_first
 from napari_tiled_unet.tiling import TileLayout, blocks_of, reflect_indices
 
@@ -106,8 +106,7 @@ def predict_dask(
     import dask
     import dask.array as da
 
-    if net.training:
-        raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
+    check_eval_mode(net)
     image = as_channel_first(image, net.config.in_channels, net.config.dims)
     full_shape = tuple(int(s) for s in image.shape[1:])
     global_layout, batch = plan_tiles(net, full_shape, tile_shape, batch_size)

@@ -20,7 +20,7 @@ import torch
 
 from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.cancel import CancelLike, ProgressCallback, is_cancelled
-from napari_tiled_unet.devices import memory_budget_bytes
+from napari_tiled_unet.devices import device_of, memory_budget_bytes
 from napari_tiled_unet.errors import Cancelled
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.tile_input import as_channel_first, read_tile
@@ -32,6 +32,7 @@ __all__ = [
     "CancelLike",
     "ProgressCallback",
     "as_channel_first",
+    "check_eval_mode",
     "is_cancelled",
     "plan_tiles",
     "predict_tiled",
@@ -60,9 +61,10 @@ def _layout_weight(net: UNet) -> torch.Tensor:
     return convs[-1].weight
 
 
-def _model_device(net: torch.nn.Module) -> torch.device:
-    param = next(net.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+def check_eval_mode(net: UNet) -> None:
+    """Refuse a net in train mode: batch norm and dropout would change the results tile by tile."""
+    if net.training:
+        raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
 
 
 def _batches(tiles: Iterable[Tile], size: int) -> Iterable[list[Tile]]:
@@ -121,7 +123,7 @@ def plan_tiles(
     """
     config = net.config
     spatial_shape = tuple(int(s) for s in spatial_shape)
-    device = _model_device(net)
+    device = device_of(net)
     budget = memory_budget_bytes(device)
     gpu = device.type != "cpu"
     if tile_shape is None:
@@ -189,8 +191,7 @@ def predict_tiled(
     """
     if not isinstance(net, UNet):
         raise TypeError(f"predict_tiled needs a UNet, got {type(net).__name__}")
-    if net.training:
-        raise ValueError("the net is in train mode (batch norm and dropout would change results): call net.eval()")
+    check_eval_mode(net)
     if is_dask(image):
         from napari_tiled_unet.lazy import predict_dask
 
@@ -225,7 +226,7 @@ def predict_with_retry(
 
 def _smaller_plan(net: UNet, spatial: Sequence[int], layout: TileLayout, batch_size: int) -> tuple[TileLayout, int]:
     """After an out-of-memory error: halve the batch, else halve the tile; re-raise at the smallest tile."""
-    device = _model_device(net)
+    device = device_of(net)
     if device.type == "cuda":
         torch.cuda.empty_cache()
     if batch_size > 1:
@@ -282,7 +283,7 @@ def predict_with_layout(
     config = net.config
     spatial = tuple(a.size for a in layout.axes)
     origin = tuple(int(o) for o in origin) if origin is not None else (0,) * len(spatial)
-    device = _model_device(net)
+    device = device_of(net)
     if device.type == "cpu":
         _ensure_channels_last(net)
     result = np.empty((config.n_classes, *spatial), dtype=np.float32)

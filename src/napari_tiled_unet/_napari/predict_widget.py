@@ -11,8 +11,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, 
 from napari.qt.threading import create_worker
 from qtpy.QtWidgets import QFileDialog
 
-from napari_tiled_unet.devices import resolve_device
-from napari_tiled_unet.inference import OUTPUT_KINDS, device_of
+from napari_tiled_unet.devices import device_of, resolve_device
+from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.predict import plan_tiles

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from tqdm import tqdm
 
@@ -41,5 +40,3 @@ class ProgressBar:
         """Finish the bar."""
         self._bar.close()
 
-
-ProgressCallback = Callable[[int, int], None]
