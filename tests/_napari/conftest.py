@@ -85,3 +85,11 @@ def _make_tiny(widget) -> None:
 def make_tiny():
     """A function that sets a Train widget up for a training run of about a second."""
     return _make_tiny
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    """A viewer with the 2D sample (image, ground truth, scribbles) opened through the plugin."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-tiled-unet", "nuclei_2d")
+    return viewer

@@ -13,13 +13,6 @@ TIMEOUT = 60_000
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-tiled-unet", "nuclei_2d")
-    return viewer
-
-
-@pytest.fixture
 def widget(viewer, qtbot, tiny_model, clean_registry):
     clean_registry.add(tiny_model, name="tiny")
     widget = PredictWidget(viewer)

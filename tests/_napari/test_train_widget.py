@@ -12,13 +12,6 @@ TIMEOUT = 60_000
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-tiled-unet", "nuclei_2d")
-    return viewer
-
-
-@pytest.fixture
 def widget(viewer, qtbot, make_tiny):
     widget = TrainWidget(viewer)
     make_tiny(widget)
