@@ -16,6 +16,7 @@ import numpy as np
 from napari_tiled_unet.array_views import NormalizedView, is_dask, whole_image_stats
 from napari_tiled_unet.cancel import CancelLike, ProgressCallback
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_meta import class_to_label
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.postprocess import instances_from_probabilities, semantic_instances
 from napari_tiled_unet.predict import plan_tiles, predict_with_retry
@@ -83,14 +84,6 @@ def _to_planes(image: Any, axes: str, dims: int) -> tuple[Any, str, tuple[int, .
     return arranged, loop_axes, tuple(int(image.shape[i]) for i in loop)
 
 
-def _class_to_label(net: UNet) -> np.ndarray:
-    """Label value per class; a single-class (sigmoid) model writes 0 below 0.5 and 1 above."""
-    values = net.metadata.get("label_values") or list(range(net.config.n_classes))
-    if net.config.n_classes == 1:
-        values = [0, *values] if values[0] != 0 else [0, 1]
-    return np.asarray(values, dtype=np.uint32)
-
-
 def _label_dtype(max_value: int) -> np.dtype:
     return np.dtype(np.uint8 if max_value < 256 else np.uint16 if max_value < 65536 else np.uint32)
 
@@ -110,11 +103,11 @@ def logits_to_output(net: UNet, logits: np.ndarray, output: OutputKind) -> np.nd
     if output == "probabilities":
         return softmax(logits)
     if output == "labels":
-        return _labels_block(logits, _class_to_label(net))
+        return _labels_block(logits, class_to_label(net))
     if net.metadata.get("task") == "instances" and net.config.n_classes == 3:
         instances = instances_from_probabilities(softmax(logits))
     else:
-        background = int(_class_to_label(net)[0])
+        background = int(class_to_label(net)[0])
         instances = semantic_instances(logits_to_output(net, logits, "labels"), background=background)
     return instances.astype(_label_dtype(int(instances.max(initial=0))), copy=False)
 
@@ -221,7 +214,7 @@ def _predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], outpu
             progress(done + done_in_call, total)
 
     out_shape = (net.config.n_classes, *spatial) if output == "probabilities" else spatial
-    out_dtype = np.float32 if output == "probabilities" else _label_dtype(int(_class_to_label(net).max()))
+    out_dtype = np.float32 if output == "probabilities" else _label_dtype(int(class_to_label(net).max()))
     results = []
     for index in np.ndindex(*loop_shape):
         source = _plane_source(arranged[index], normalizer, stats)
@@ -257,7 +250,7 @@ def _predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], 
             planes.append(logits_to_output(net, logits.compute(), output))
             continue
         if output == "labels":
-            lut = _class_to_label(net)
+            lut = class_to_label(net)
             planes.append(logits.map_blocks(_labels_block, lut, drop_axis=0, dtype=_label_dtype(int(lut.max()))))
         else:
             planes.append(logits.map_blocks(softmax, dtype=np.float32))

@@ -12,6 +12,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential, watershed
 
+from napari_tiled_unet.checks import check_fraction as _check_fraction
+from napari_tiled_unet.checks import check_int
+
 
 def _check_probabilities(probs: np.ndarray, n_classes: int | None) -> np.ndarray:
     probs = np.asarray(probs)
@@ -25,14 +28,8 @@ def _check_probabilities(probs: np.ndarray, n_classes: int | None) -> np.ndarray
     return probs
 
 
-def _check_fraction(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}={value!r} is invalid: use a probability in [0, 1)")
-
-
 def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}={value!r} is invalid: use an integer >= 0")
+    check_int(name, value, 0, 2**31 - 1)
 
 
 def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:

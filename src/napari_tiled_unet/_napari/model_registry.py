@@ -7,6 +7,7 @@ from pathlib import Path
 from psygnal import Signal
 
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_meta import class_names, label_values
 
 
 def describe_model(net: UNet) -> str:
@@ -24,8 +25,7 @@ def describe_model(net: UNet) -> str:
 
     """
     config, meta = net.config, net.metadata
-    names = meta.get("class_names") or [f"class {k}" for k in range(config.n_classes)]
-    values = meta.get("label_values") or list(range(config.n_classes))
+    names, values = class_names(net), label_values(net)
     classes = ", ".join(f"{v}={n}" for v, n in zip(values, names))
     lines = [
         f"task: {meta.get('task') or 'unknown'}{' (scribbles)' if meta.get('sparse') else ''}",

@@ -14,6 +14,7 @@ from qtpy.QtWidgets import QFileDialog
 from napari_tiled_unet.devices import device_of, resolve_device
 from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_meta import label_values
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.predict import plan_tiles
 
@@ -174,7 +175,7 @@ class PredictWidget(Container):
         self.native.destroyed.connect(lambda *_: job.cancel.set())
         self._pending = {"layer": layer, "axes": axes, "dims": net.config.dims, "plane": plane,
                          "output": self.output.value,
-                         "label_values": net.metadata.get("label_values") or list(range(net.config.n_classes))}
+                         "label_values": label_values(net)}
         self.progress.value = 0
         self.status.value = f"predicting {layer.name}" + (f" plane {plane}" if plane else "") + "…"
         self._set_running(True)

@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_tiled_unet.checks import check_int
+from napari_tiled_unet.checks import is_number as _is_number
+
 Slices = tuple[slice, ...]
 _RANGES = {
     "gamma_range": (1e-6, math.inf),
@@ -29,10 +32,6 @@ _RANGES = {
     "brightness_range": (-math.inf, math.inf),
 }
 _PROBABILITIES = ("elastic_probability", "probability")
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ class AugmentationConfig:
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= value < math.inf:
                 raise ValueError(f"AugmentationConfig.{name}={value!r} is invalid: use a finite number >= 0")
-        _check_int("elastic_grid", self.elastic_grid, 2, 32)
-        _check_int("elastic_order", self.elastic_order, 0, 5)
+        check_int("AugmentationConfig.elastic_grid", self.elastic_grid, 2, 32)
+        check_int("AugmentationConfig.elastic_order", self.elastic_order, 0, 5)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a JSON-serialisable dictionary (ranges as lists)."""
@@ -140,13 +139,6 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float]) -> tuple[fl
             f"use (min, max) with {low} <= min <= max <= {high}"
         )
     return (float(value[0]), float(value[1]))
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(
-            f"AugmentationConfig.{name}={value!r} is invalid: use an integer from {low} to {high}"
-        )
 
 
 # ---------------------------------------------------------------------- input checks

@@ -1,0 +1,31 @@
+"""What a model's metadata says about its outputs: the label value and the name of every class.
+
+The one place where the defaults for models without that metadata are written (an untrained net, a model
+file from before these keys existed): class ``k`` writes label value ``k`` and is called ``class k``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_tiled_unet.model import UNet
+
+
+def label_values(net: UNet) -> list[int]:
+    """The label value written for every output class (``label_values[k]`` for class ``k``)."""
+    values = net.metadata.get("label_values")
+    return [int(v) for v in values] if values else list(range(net.config.n_classes))
+
+
+def class_names(net: UNet) -> list[str]:
+    """A name per output class, from the metadata, else ``class k``."""
+    names = net.metadata.get("class_names")
+    return [str(n) for n in names] if names else [f"class {k}" for k in range(net.config.n_classes)]
+
+
+def class_to_label(net: UNet) -> np.ndarray:
+    """Lookup table from class index to label value; a single-class (sigmoid) model writes 0 below 0.5, 1 above."""
+    values = label_values(net)
+    if net.config.n_classes == 1:
+        values = [0, *values] if values[0] != 0 else [0, 1]
+    return np.asarray(values, dtype=np.uint32)
