@@ -14,8 +14,8 @@ from qtpy.QtWidgets import QFileDialog
 from napari_tiled_unet.devices import device_of, resolve_device
 from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_meta import label_values
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.model_meta import label_values
 from napari_tiled_unet.predict import plan_tiles
 
 from .jobs import Outcome, PredictionJob, run_export, run_prediction
