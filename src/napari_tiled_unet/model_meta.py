@@ -29,3 +29,14 @@ def class_to_label(net: UNet) -> np.ndarray:
     if net.config.n_classes == 1:
         values = [0, *values] if values[0] != 0 else [0, 1]
     return np.asarray(values, dtype=np.uint32)
+
+
+def classes_in_words(net: UNet) -> str:
+    """The model's classes as the user painted them: ``"background (1), nucleus (2)"``; instances: ``"objects"``.
+
+    Instance models predict background, object interior and boundary internally, but what the user painted
+    and gets back is one id per object, so they are described as such.
+    """
+    if net.metadata.get("task") == "instances":
+        return "objects (one id per object)"
+    return ", ".join(f"{name} ({value})" for name, value in zip(class_names(net), label_values(net)))

@@ -15,8 +15,14 @@ def test_dense_encoding_uses_label_values():
 def test_sparse_encoding_ignores_zero():
     labels = np.array([[0, 1], [2, 0]])
     enc = label_encoding([labels], "semantic", sparse=True)
-    assert enc.label_values == (1, 2) and enc.class_names == ("background", "class 2")
+    assert enc.label_values == (1, 2) and enc.class_names == ("background", "objects")
     np.testing.assert_array_equal(class_targets(labels, enc, "semantic", True), [[IGNORE, 0], [1, IGNORE]])
+
+
+def test_classes_are_named_as_the_user_named_them():
+    labels = np.array([[0, 1], [2, 3]])
+    enc = label_encoding([labels], "semantic", sparse=True, names={2: "nucleus"})
+    assert enc.class_names == ("background", "nucleus", "class 3")
 
 
 def test_instance_encoding_has_three_classes():

@@ -76,6 +76,10 @@ class TrainingConfig:
         "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     mixed_precision : bool
         Use automatic mixed precision on CUDA (never on CPU, where bf16 is slower without hardware support).
+    class_names : tuple of (int, str)
+        Names of label values, e.g. ``((2, "nucleus"),)``; stored in the model and shown wherever its classes
+        are described. Unnamed values are called "background" (the background value), "objects" (the only
+        other class) or "class N".
 
     """
 
@@ -99,6 +103,7 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
+    class_names: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -127,6 +132,7 @@ class TrainingConfig:
             raise ValueError(f"schedule={self.schedule!r} is unknown: use one of {', '.join(SCHEDULES)}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is unknown: use one of {', '.join(LOSSES)}")
+        object.__setattr__(self, "class_names", _checked_class_names(self.class_names))
         if self.device.split(":")[0] not in DEVICE_CHOICES:
             raise ValueError(f"device={self.device!r} is unknown: use one of {', '.join(DEVICE_CHOICES)}")
 
@@ -167,8 +173,31 @@ class TrainingConfig:
             values["augmentation"] = AugmentationConfig.from_dict(values["augmentation"])
         return cls(**values)
 
+    def name_of(self, value: int) -> str | None:
+        """The name given to a label value in :attr:`class_names`, or None."""
+        return dict(self.class_names).get(int(value))
+
     def replace(self, **changes: Any) -> TrainingConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
+
+
+def _checked_class_names(names: Any) -> tuple[tuple[int, str], ...]:
+    """``class_names`` as a tuple of ``(label value, name)`` pairs (a mapping or a JSON list of pairs is accepted)."""
+    items = names.items() if isinstance(names, Mapping) else names
+    result = []
+    try:
+        for value, name in items:
+            _check_int("class_names label value", int(value) if str(value).isdigit() else value, 0, 2**31 - 1)
+            if not isinstance(name, str) or not name.strip() or len(name) > 64:
+                raise ValueError(f"class name {name!r} for label {value} is invalid: use 1 to 64 characters")
+            result.append((int(value), name.strip()))
+    except (TypeError, ValueError) as err:
+        if isinstance(err, ValueError) and "invalid" in str(err):
+            raise
+        raise ValueError(f"class_names={names!r} is invalid: use pairs like ((2, 'nucleus'),)") from None
+    if len({v for v, _ in result}) != len(result):
+        raise ValueError(f"class_names={names!r} names a label value twice: name each value once")
+    return tuple(sorted(result))

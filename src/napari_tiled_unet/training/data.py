@@ -182,7 +182,7 @@ def prepare_training_data(
 
     """
     pairs = pairs_for_model(images, labels, config.unet.dims, config.task, config.sparse)
-    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse)
+    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names))
     normalization = normalization or PercentileNormalization()
     prepared = []
     for i, (img, lab) in enumerate(pairs):

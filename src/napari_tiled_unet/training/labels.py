@@ -10,7 +10,7 @@ Conventions (those of ilastik and APOC for scribbles):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,8 +66,21 @@ def _first_fraction(array: np.ndarray) -> float:
     return float(flat[np.flatnonzero(flat != np.round(flat))[0]])
 
 
-def label_encoding(labels: Sequence[np.ndarray], task: str, sparse: bool) -> LabelEncoding:
-    """Find the classes of a set of label images and check that there is something to learn."""
+def class_name(value: int, background: int, values: Sequence[int], names: Mapping[int, str] | None = None) -> str:
+    """The name of a label value: the user's, else "background", "objects" (the only other class) or "class N"."""
+    if names and int(value) in names:
+        return names[int(value)]
+    if value == background:
+        return "background"
+    return "objects" if len(values) == 2 else f"class {value}"
+
+
+def label_encoding(labels: Sequence[np.ndarray], task: str, sparse: bool,
+                   names: Mapping[int, str] | None = None) -> LabelEncoding:
+    """Find the classes of a set of label images and check that there is something to learn.
+
+    ``names`` maps label values to class names (see :attr:`TrainingConfig.class_names`).
+    """
     if task == "instances":
         if not any(np.any(lab > 0) for lab in labels):
             raise ValueError("instance labels are all zero: paint at least one object (ids 1, 2, ...)")
@@ -83,16 +96,14 @@ def label_encoding(labels: Sequence[np.ndarray], task: str, sparse: bool) -> Lab
         if 1 not in annotated:
             raise ValueError(f"sparse labels have no background (value 1), only {annotated}: paint some background "
                              "with 1 (0 means not annotated)")
-        names = tuple("background" if v == 1 else f"class {v}" for v in annotated)
-        return LabelEncoding(tuple(annotated), names)
+        return LabelEncoding(tuple(annotated), tuple(class_name(v, 1, annotated, names) for v in annotated))
     if len(values) < 2:
         raise ValueError(f"labels contain only the value {values[0] if values else 'nothing'}: dense labels need "
                          "at least two classes (0 = background and 1 = objects); for scribbles use sparse=True")
     if len(values) > 255:
         raise ValueError(f"labels have {len(values)} different values: these look like instance ids; use "
                          "task='instances' (or fewer classes)")
-    names = tuple("background" if v == 0 else f"class {v}" for v in values)
-    return LabelEncoding(tuple(values), names)
+    return LabelEncoding(tuple(values), tuple(class_name(v, 0, values, names) for v in values))
 
 
 def class_targets(labels: np.ndarray, encoding: LabelEncoding, task: str, sparse: bool,
