@@ -157,6 +157,7 @@ class TrainingConfig:
         data = dataclasses.asdict(self)
         data["unet"] = self.unet.to_dict()
         data["augmentation"] = self.augmentation.to_dict()
+        data["class_names"] = [[value, name] for value, name in self.class_names]
         return data
 
     @classmethod

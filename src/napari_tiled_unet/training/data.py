@@ -1,7 +1,8 @@
 """Training data: checked image/label pairs, validation regions, and patches of the valid geometry.
 
-Every image is normalised once with whole-image percentiles (stored in the model and applied identically at
-prediction). A block at the end of every image's longest axis, holding ``val_fraction`` of its annotated
+Every image is normalised once with the model's rule and the statistics of the whole image as given (a stack
+with all its planes, before it is cut into planes or patches), exactly as prediction normalises it; the rule
+is stored in the model (:mod:`napari_tiled_unet.normalization`). A block at the end of every image's longest axis, holding ``val_fraction`` of its annotated
 pixels, is held back for validation: its labels never reach the loss. Patches are cut with the same mirror
 extrapolation as prediction, so border patches look like border tiles.
 """
@@ -104,12 +105,13 @@ def _as_list(items: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.nda
 
 
 def pairs_for_model(
-    images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], dims: int, task: str,
-    sparse: bool,
+    images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], dims: int,
+    normalization: PercentileNormalization,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Check image/label pairs and return ``(image (C, *spatial), labels)``; a 2D model takes 3D pairs plane by plane.
+    """Check image/label pairs and return ``(normalised image (C, *spatial), labels)``.
 
-    For a 2D model on stacks only the annotated planes are kept (a plane with any non-zero label).
+    Every image is normalised with the statistics of the whole image as given (all its planes), then a 2D model
+    takes 3D pairs plane by plane, keeping only the annotated planes (a plane with any non-zero label).
     """
     image_list, label_list = _as_list(images, "images"), _as_list(labels, "labels")
     if len(image_list) != len(label_list):
@@ -124,15 +126,15 @@ def pairs_for_model(
             raise ValueError(f"image {i} has type {img.dtype}: give a numeric image")
         if img.dtype.kind == "f" and not np.isfinite(img).all():
             raise ValueError(f"image {i} contains NaN or infinite values: replace them (e.g. with 0) before training")
+        normalizer = normalization.for_image(img)
         extra = lab.ndim - dims
         if extra == 0:
-            pairs.append((img, lab))
+            pairs.append((normalizer(img), lab))
             continue
-        lead = lab.shape[:extra]
-        for index in np.ndindex(*lead):
+        for index in np.ndindex(*lab.shape[:extra]):
             plane_labels = lab[index]
             if np.any(plane_labels > 0):
-                pairs.append((img[(slice(None), *index)], plane_labels))
+                pairs.append((normalizer(img[(slice(None), *index)]), plane_labels))
     if not pairs:
         raise ValueError("no plane has any annotation: paint labels before training")
     channels = {img.shape[0] for img, _ in pairs}
@@ -181,12 +183,11 @@ def prepare_training_data(
         labels with fractions, NaN in an image, too few annotated pixels for the validation split.
 
     """
-    pairs = pairs_for_model(images, labels, config.unet.dims, config.task, config.sparse)
-    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names))
     normalization = normalization or PercentileNormalization()
+    pairs = pairs_for_model(images, labels, config.unet.dims, normalization)
+    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names))
     prepared = []
-    for i, (img, lab) in enumerate(pairs):
-        image = normalization.apply(img, channel_axis=0)
+    for i, (image, lab) in enumerate(pairs):
         targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
         weights = _weights(lab, targets, config)
         annotated = targets != IGNORE
