@@ -394,7 +394,7 @@ def test_preview_of_a_plane_equals_that_plane_of_the_whole_stack(output):
     torch.manual_seed(0)
     net = UNet(UNetConfig(depth=2, wf=2, n_classes=2)).eval()
     net.metadata = {"normalization": PercentileNormalization().to_dict(), "label_values": [0, 1]}
-    whole, axes = predict_image(net, stack, "ZYX", output=output)
+    whole, _axes = predict_image(net, stack, "ZYX", output=output)
     normalizer = image_normalizer(net, stack, "ZYX")
     for z in range(stack.shape[0]):
         preview, _ = predict_image(net, stack[z:z + 1], "ZYX", output=output, normalizer=normalizer)

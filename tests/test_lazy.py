@@ -67,7 +67,8 @@ def test_runs_on_a_distributed_cluster():
     expected = predict_tiled(net, image, tile_shape=124)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client, dask.config.set(scheduler=client.get):
-            lazy = predict_dask(net, da.from_array(image, chunks=100), PredictionRequest(tile_shape=124), block_edge=160)
+            lazy = predict_dask(net, da.from_array(image, chunks=100), PredictionRequest(tile_shape=124),
+                                block_edge=160)
             result = client.compute(lazy).result()
     np.testing.assert_allclose(result, expected, **TOL)
 

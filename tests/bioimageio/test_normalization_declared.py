@@ -19,7 +19,7 @@ def test_a_stack_as_a_batch_is_normalised_like_our_whole_stack(package, trained)
     size = 2 * trained.config.min_input_size
     base = rng.gamma(2.0, 100.0, size=(size, size)).astype(np.float32)
     stack = np.stack([base, 0.2 * base])
-    ours, axes = predict_image(trained, stack, axes="ZYX", output="probabilities")
+    ours, _axes = predict_image(trained, stack, axes="ZYX", output="probabilities")
     m = trained.config.margin
     descr = load_model_description(package)
     pipeline = create_prediction_pipeline(descr, weight_format="torchscript")

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from napari_tiled_unet import UNetConfig
+from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.training.augment import AugmentationConfig
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import (
@@ -11,7 +12,6 @@ from napari_tiled_unet.training.data import (
     prepare_training_data,
     validation_block,
 )
-from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.training.labels import IGNORE
 
 NO_AUG = AugmentationConfig(flips=False, elastic=False, intensity=False)

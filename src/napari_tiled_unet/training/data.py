@@ -2,9 +2,10 @@
 
 Every image is normalised once with the model's rule and the statistics of the whole image as given (a stack
 with all its planes, before it is cut into planes or patches), exactly as prediction normalises it; the rule
-is stored in the model (:mod:`napari_tiled_unet.normalization`). A block at the end of every image's longest axis, holding ``val_fraction`` of its annotated
-pixels, is held back for validation: its labels never reach the loss. Patches are cut with the same mirror
-extrapolation as prediction, so border patches look like border tiles.
+is stored in the model (:mod:`napari_tiled_unet.normalization`). A block at the end of every image's longest
+axis, holding ``val_fraction`` of its annotated pixels, is held back for validation: its labels never reach
+the loss. Patches are cut with the same mirror extrapolation as prediction, so border patches look like border
+tiles.
 """
 
 from __future__ import annotations
