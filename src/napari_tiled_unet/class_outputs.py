@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_meta import class_to_label
+from napari_tiled_unet.model_meta import class_to_label, n_class_channels
 
 
 def label_dtype(max_value: int) -> np.dtype:
@@ -29,9 +29,19 @@ def labels_block(logits: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[classes].astype(label_dtype(int(lut.max())))
 
 
+def class_logits(net: UNet, logits: np.ndarray) -> np.ndarray:
+    """The class channels of a model's output (an instance model adds a regression channel after them)."""
+    return logits[: n_class_channels(net)]
+
+
 def labels_of(net: UNet, logits: np.ndarray) -> np.ndarray:
     """Class labels of a model's logits, written with the label values of its training labels."""
-    return labels_block(logits, class_to_label(net))
+    return labels_block(class_logits(net, logits), class_to_label(net))
+
+
+def probabilities_of(net: UNet, logits: np.ndarray) -> np.ndarray:
+    """Class probabilities ``(classes, *spatial)`` of a model's logits."""
+    return softmax(np.array(class_logits(net, logits), dtype=np.float32, copy=True))
 
 
 def labels_dtype_of(net: UNet) -> np.dtype:

@@ -24,6 +24,7 @@ from napari_tiled_unet.instance_output import instances_of
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import ImageNormalizer, PercentileNormalization
 from napari_tiled_unet.plane_loop import predict_planes, predict_planes_lazy
+from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.prediction_request import OUTPUT_KINDS, OutputKind, PredictionRequest
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, link_planes
 from napari_tiled_unet.tile_engine import check_eval_mode
@@ -73,6 +74,7 @@ def predict_image(
     amp: bool | None = None,
     normalizer: ImageNormalizer | None = None,
     stitch_threshold: float = DEFAULT_STITCH_THRESHOLD,
+    instance_settings: InstanceSettings | None = None,
 ) -> tuple[np.ndarray, str]:
     """Predict a whole image or stack with a model and return the result with its axis letters.
 
@@ -100,6 +102,9 @@ def predict_image(
     stitch_threshold : float
         Instances of a stack: objects of consecutive planes (and time points) whose IoU is at least this are
         one object (see :mod:`napari_tiled_unet.stitching`); 0 gives every plane's objects ids of their own.
+    instance_settings : InstanceSettings, optional
+        Post-processing of an instance model (seed and foreground thresholds, minimum size) instead of the
+        settings tuned after training and stored in the model.
 
     Returns
     -------
@@ -127,7 +132,8 @@ def predict_image(
         rule = normalizer_of(net)
         normalizer = None if rule is None else rule.for_image(channels_first(arranged, len(loop_shape)))
     request = PredictionRequest(output=output, tile_shape=_tile(tile_shape), batch_size=batch_size, amp=amp,
-                                normalizer=normalizer, progress=progress, cancel=cancel)
+                                normalizer=normalizer, instance_settings=instance_settings, progress=progress,
+                                cancel=cancel)
     run = predict_planes_lazy if is_dask(arranged) else predict_planes
     result = run(net, arranged, loop_shape, request, instances_of)
     spatial_axes = spatial_letters(axes, config.dims)

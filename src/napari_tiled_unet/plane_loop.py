@@ -14,14 +14,21 @@ from typing import Any
 import numpy as np
 
 from napari_tiled_unet.array_views import NormalizedView
-from napari_tiled_unet.class_outputs import labels_block, labels_dtype_of, labels_of, softmax
+from napari_tiled_unet.class_outputs import (
+    class_logits,
+    labels_block,
+    labels_dtype_of,
+    labels_of,
+    probabilities_of,
+    softmax,
+)
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_meta import class_to_label
+from napari_tiled_unet.model_meta import class_to_label, n_class_channels
 from napari_tiled_unet.prediction_request import PredictionRequest
 from napari_tiled_unet.tile_engine import plan_tiles, predict_with_retry
 from napari_tiled_unet.tiling import blocks_of
 
-InstanceMaker = Callable[[UNet, np.ndarray], np.ndarray]
+InstanceMaker = Callable[[UNet, np.ndarray, Any], np.ndarray]
 """Turns a plane's logits into instance labels (see :mod:`napari_tiled_unet.instance_output`)."""
 
 
@@ -55,21 +62,22 @@ def predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], reques
 
     run = request.replace(batch_size=batch, progress=counted)
     output = request.output
-    out_shape = (net.config.n_classes, *spatial) if output == "probabilities" else spatial
+    out_shape = (n_class_channels(net), *spatial) if output == "probabilities" else spatial
     out_dtype = np.float32 if output == "probabilities" else labels_dtype_of(net)
     results = []
     for index in np.ndindex(*loop_shape):
         source = plane_source(arranged[index], request)
         if output == "instances":
             logits = predict_with_retry(net, source, layout, run)
-            results.append(instances(net, logits))
+            results.append(instances(net, logits, request.instance_settings))
             done += layout.n_tiles
             continue
         plane = np.empty(out_shape, dtype=out_dtype)
         for origin, block in blocks.flat:
             logits = predict_with_retry(net, source, block, run, origin=origin)
             region = tuple(slice(o, o + a.size) for o, a in zip(origin, block.axes))
-            plane[(Ellipsis, *region)] = softmax(logits) if output == "probabilities" else labels_of(net, logits)
+            plane[(Ellipsis, *region)] = probabilities_of(net, logits) if output == "probabilities" else \
+                labels_of(net, logits)
             done += block.n_tiles
         results.append(plane)
     if output == "instances":
@@ -89,8 +97,9 @@ def predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], r
     for index in np.ndindex(*loop_shape):
         logits = predict_dask(net, arranged[index], request)
         if request.output == "instances":
-            planes.append(instances(net, logits.compute()))
+            planes.append(instances(net, logits.compute(), request.instance_settings))
             continue
+        logits = class_logits(net, logits)
         if request.output == "labels":
             lut = class_to_label(net)
             planes.append(logits.map_blocks(labels_block, lut, drop_axis=0, dtype=labels_dtype_of(net)))

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from napari_tiled_unet.cancel import CancelLike, ProgressCallback
 from napari_tiled_unet.normalization import ImageNormalizer
+from napari_tiled_unet.postprocess import InstanceSettings
 
 OutputKind = Literal["labels", "instances", "probabilities"]
 OUTPUT_KINDS: tuple[str, ...] = ("labels", "instances", "probabilities")
@@ -31,6 +32,8 @@ class PredictionRequest:
         Mixed precision on CUDA (None: on CUDA only); False keeps float32 everywhere.
     normalizer : ImageNormalizer or None
         The model's normalisation bound to the statistics of the whole image; None: tiles are read as given.
+    instance_settings : InstanceSettings or None
+        Post-processing of instance models (thresholds, minimum size); None: the settings stored in the model.
     progress : callable, optional
         ``progress(done, total)`` after every tile (not part of equality, never sent to dask workers).
     cancel : threading.Event-like or callable, optional
@@ -43,6 +46,7 @@ class PredictionRequest:
     batch_size: int | None = None
     amp: bool | None = None
     normalizer: ImageNormalizer | None = None
+    instance_settings: InstanceSettings | None = None
     progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
     cancel: CancelLike = field(default=None, compare=False, repr=False)
 

@@ -88,7 +88,7 @@ def test_patches_follow_valid_geometry_and_mirror_like_prediction():
     assert unet.is_valid_shape(patch)
     sampler = PatchSampler(data, unet, patch, NO_AUG, np.random.default_rng(0), annotated_share=0.5)
     x, t, w = sampler.batch(3)
-    assert x.shape == (3, 1, *patch) and t.shape == (3, *unet.output_shape(patch)) and w.shape == t.shape
+    assert x.shape == (3, 1, *patch) and t.shape == (3, *unet.output_shape(patch)) and w.shape == (3, 1, *t.shape[1:])
     # without augmentation, the target is the class map at the output window, mirrored outside the image
     item = data.images[0]
     rng = np.random.default_rng(5)

@@ -12,11 +12,13 @@ from napari_tiled_unet.checks import check_int as _check_int
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.devices import DEVICE_CHOICES
 from napari_tiled_unet.training.augment import AugmentationConfig
+from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
 
 Task = Literal["semantic", "instances"]
 TASKS = ("semantic", "instances")
 LOSSES = ("ce", "ce+dice")
 SCHEDULES = ("cosine", "constant")
+INSTANCE_HEADS = ("distance", "classes")
 
 
 def _default_unet() -> UNetConfig:
@@ -38,7 +40,12 @@ class TrainingConfig:
         "semantic": labels are classes. "instances": labels are object ids (touching objects have different
         ids); the net learns background / interior / boundary and prediction separates touching objects.
     sparse : bool
-        Semantic labels are sparse scribbles: 0 = not annotated (ignored), 1 = background, 2.. = classes.
+        Sparse annotation: 0 = not annotated (ignored by the loss), 1 = background. Semantic task: scribbles,
+        2.. = classes. Instances task: 2.. = objects, each painted completely with its own id.
+    sparse_background : {"auto", "painted", "inferred"}
+        Sparse instances only: "painted" reads 1 as painted background; "inferred" reads every non-zero value
+        as an object and infers the background (no background was painted; see
+        :mod:`~napari_tiled_unet.training.sparse_instances`); "auto" decides from the labels.
     unet : UNetConfig
         The architecture; ``in_channels`` and ``n_classes`` are set from the data.
     patch_size : int
@@ -63,6 +70,9 @@ class TrainingConfig:
         Flips/rotations, elastic deformation, intensity changes.
     loss : {"ce", "ce+dice"}
         Pixel-weighted cross-entropy, optionally plus soft Dice on the non-background classes.
+    instance_head : {"distance", "classes"}
+        Instances: "distance" predicts background / interior / boundary and the centre distance of every
+        object (seeds from the distance split touching objects best); "classes" only the three classes.
     boundary_width : int
         Instances: thickness in pixels of the boundary class drawn inside every object where it meets the
         background or another object; 2 keeps the interiors of touching objects well apart.
@@ -85,6 +95,7 @@ class TrainingConfig:
 
     task: Task = "semantic"
     sparse: bool = False
+    sparse_background: str = "auto"
     unet: UNetConfig = field(default_factory=_default_unet)
     patch_size: int = 220
     batch_size: int = 4
@@ -97,6 +108,7 @@ class TrainingConfig:
     val_fraction: float = 0.15
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     loss: str = "ce+dice"
+    instance_head: str = "distance"
     boundary_width: int = 2
     border_weight: float = 10.0
     border_sigma: float = 5.0
@@ -108,8 +120,11 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is unknown: use 'semantic' or 'instances'")
-        if self.task == "instances" and self.sparse:
-            raise ValueError("sparse=True is for the semantic task: instance masks must be dense")
+        if self.sparse_background not in BACKGROUND_MODES:
+            raise ValueError(f"sparse_background={self.sparse_background!r} is unknown: use one of "
+                             f"{', '.join(BACKGROUND_MODES)}")
+        if self.instance_head not in INSTANCE_HEADS:
+            raise ValueError(f"instance_head={self.instance_head!r} is unknown: use one of {', '.join(INSTANCE_HEADS)}")
         if not isinstance(self.unet, UNetConfig):
             raise ValueError(f"unet must be a UNetConfig, got {type(self.unet).__name__}")
         _check_int("patch_size", self.patch_size, 4, 4096)

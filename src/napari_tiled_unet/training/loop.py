@@ -18,6 +18,7 @@ from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import PatchSampler, TrainingData, patch_shape, prepare_training_data
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingCallback
@@ -25,6 +26,8 @@ from napari_tiled_unet.training.losses import training_loss
 from napari_tiled_unet.training.validation import score_of, validate
 
 SCORE_TOLERANCE = 0.01
+INSTANCE_LABEL_VALUES = [0, 1, 1]
+"""Label values an instance model's classes write as "labels": background 0, interior and boundary 1."""
 _WARMUP = 0.05
 _FINAL_LR = 0.05
 
@@ -85,18 +88,26 @@ def _check_init(init: UNet, data: TrainingData, config: TrainingConfig) -> None:
     if meta.get("task") not in (None, config.task):
         raise ValueError(f"the model to continue from was trained for task {meta.get('task')!r}, not {config.task!r}: "
                          "pick the same task or train a new model")
-    values = list(data.encoding.label_values) if config.task != "instances" else [0, 1, 1]
+    values = list(data.encoding.label_values) if config.task != "instances" else INSTANCE_LABEL_VALUES
     if meta.get("label_values") and list(meta["label_values"]) != values:
         raise ValueError(f"the model to continue from predicts label values {meta['label_values']} but these labels "
                          f"have {values}: use the same classes or train a new model")
-    if init.config.n_classes != data.encoding.n_classes:
-        raise ValueError(f"the model to continue from has {init.config.n_classes} classes but the labels have "
-                         f"{data.encoding.n_classes}: train a new model")
+    if init.config.n_classes != data.encoding.n_outputs:
+        raise ValueError(f"the model to continue from has {init.config.n_classes} outputs but these labels need "
+                         f"{data.encoding.n_outputs}: train a new model")
+
+
+def _config_for_init(config: TrainingConfig, init: UNet | None) -> TrainingConfig:
+    """An instance model to continue from keeps its head (models from before the distance channel have none)."""
+    if init is None or config.task != "instances" or init.metadata.get("task") != "instances":
+        return config
+    head = "distance" if init.metadata.get("regression") else "classes"
+    return config if config.instance_head == head else config.replace(instance_head=head)
 
 
 def _metadata(data: TrainingData, config: TrainingConfig, summary: dict[str, Any]) -> dict[str, Any]:
-    label_values = [0, 1, 1] if config.task == "instances" else list(data.encoding.label_values)
-    return {
+    label_values = INSTANCE_LABEL_VALUES if config.task == "instances" else list(data.encoding.label_values)
+    metadata = {
         "normalization": data.normalization.to_dict(),
         "task": config.task,
         "sparse": config.sparse,
@@ -104,6 +115,9 @@ def _metadata(data: TrainingData, config: TrainingConfig, summary: dict[str, Any
         "label_values": label_values,
         "training": summary,
     }
+    if data.encoding.regression:
+        metadata["regression"] = list(data.encoding.regression)
+    return metadata
 
 
 def _autocast(device: torch.device, enabled: bool) -> Any:
@@ -156,13 +170,13 @@ def train(
         If training broke off on an error (out of memory...); ``best_model`` holds what was kept.
 
     """
-    config = config or TrainingConfig()
     init = _resolve_init(init_model)
+    config = _config_for_init(config or TrainingConfig(), init)
     normalization = None
     if init is not None and init.metadata.get("normalization"):
         normalization = PercentileNormalization.from_dict(init.metadata["normalization"])
     data = prepare_training_data(images, labels, config, normalization)
-    unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_classes)
+    unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_outputs)
     if init is not None:
         _check_init(init, data, config)
         unet = init.config
@@ -207,6 +221,7 @@ class _Runner:
         self.val_seconds = 0.0
         self.data_seconds = 0.0
         self.stop_reason = "epochs"
+        self.settings: InstanceSettings | None = None
 
     def _emit(self, event: Any) -> None:
         if self.callback is not None:
@@ -228,7 +243,7 @@ class _Runner:
         self.net.train()
         with _autocast(self.device, self.amp):
             logits = self.net(x)
-        loss = training_loss(logits.float(), t, w, self.config.loss)
+        loss = training_loss(logits.float(), t, w, self.config.loss, self.data.encoding.n_classes)
         if not torch.isfinite(loss):
             raise FloatingPointError("the loss became NaN or infinite: lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
@@ -246,7 +261,7 @@ class _Runner:
             if is_cancelled(self.cancel):
                 self.stop_reason = "cancelled"
                 break
-            if self.budget.out_of_time(reserve=self.val_seconds):
+            if self.budget.out_of_time(reserve=2 * self.val_seconds):
                 self.stop_reason = "time limit"
                 break
             losses.append(self._train_step(epoch))
@@ -255,10 +270,10 @@ class _Runner:
     def _end_epoch(self, epoch: int, losses: list[float]) -> None:
         train_loss = float(np.mean(losses))
         t0 = time.perf_counter()
-        val_loss, metrics = (validate(self.net, self.data, self.config.task) if self.data.has_validation
-                             else (None, {}))
+        result = validate(self.net, self.data, self.config.task) if self.data.has_validation else None
+        val_loss, metrics = (None, {}) if result is None else (result.loss, result.metrics)
         self.val_seconds = time.perf_counter() - t0
-        score = score_of(self.config.task, val_loss, metrics, train_loss)
+        score = score_of(self.config.task, self.config.sparse, val_loss, metrics, train_loss)
         # a later model within SCORE_TOLERANCE of the best score so far replaces it: validation on a few objects
         # is noisy, and the later model has trained longer
         improved = score >= self.top_score - SCORE_TOLERANCE if self.data.has_validation else score > self.top_score
@@ -286,6 +301,7 @@ class _Runner:
             "images": len(self.data.images),
             "data_share": round(self.data_seconds / max(self.budget.elapsed, 1e-9), 4),
             "config": {**self.config.to_dict(), "unet": self.net.config.to_dict()},
+            "notes": list(self.data.notes),
         }
 
     def _best_model(self, epochs: int, final: bool) -> UNet:
@@ -293,7 +309,15 @@ class _Runner:
         state = self.best_state if self.best_state is not None else self.net.state_dict()
         best.load_state_dict({k: v.to("cpu") for k, v in state.items()})
         best.metadata = _metadata(self.data, self.config, self._summary(epochs))
+        if self.settings is not None:
+            best.metadata["postprocess"] = self.settings.to_dict()
         return best.to(self.device).eval()
+
+    def _tune_postprocess(self, model: UNet) -> None:
+        """Choose the kept model's post-processing on the held-back blocks (instances only)."""
+        if self.config.task != "instances" or not self.data.has_validation:
+            return
+        self.settings = validate(model, self.data, self.config.task, fine=True).settings
 
     def run(self) -> UNet:
         epoch = 0
@@ -313,6 +337,8 @@ class _Runner:
         if self.best_state is None:
             # cancelled before the first epoch ended: the current weights are all there is
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
+        model = self._best_model(epoch, final=True)
+        self._tune_postprocess(model)
         model = self._best_model(epoch, final=True)
         if self.checkpoint is not None:
             save_model(model, self.checkpoint)
