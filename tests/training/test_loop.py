@@ -184,7 +184,8 @@ def test_training_config_validation_and_round_trip():
     config = TrainingConfig(task="instances", epochs=3)
     assert TrainingConfig.from_dict(config.to_dict()) == config
     for bad, needle in [(dict(task="x"), "task"), (dict(epochs=None, time_limit=None), "set epochs"),
-                        (dict(val_fraction=0.9), "val_fraction"), (dict(task="instances", sparse_background="x"), "sparse_background"),
+                        (dict(val_fraction=0.9), "val_fraction"),
+                        (dict(task="instances", sparse_background="x"), "sparse_background"),
                         (dict(device="tpu"), "device"), (dict(batch_size=0), "batch_size")]:
         with pytest.raises(ValueError, match=needle):
             TrainingConfig(**bad)
