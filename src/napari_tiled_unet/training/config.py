@@ -12,6 +12,7 @@ from napari_tiled_unet.checks import check_int as _check_int
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.devices import DEVICE_CHOICES
 from napari_tiled_unet.training.augment import AugmentationConfig
+from napari_tiled_unet.training.selection import SELECTIONS
 from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
 
 Task = Literal["semantic", "instances"]
@@ -64,6 +65,11 @@ class TrainingConfig:
         Seconds of training (validation included). None: until ``epochs``. At least one must be set.
     steps_per_epoch : int
         Steps between two validations.
+    weight_average : bool
+        Validate and return an exponential moving average of the weights (steadier than the last step's).
+    selection : {"smoothed", "best", "final"}
+        Which epoch's model is returned: the best by the validation score averaged over the last 3 epochs, the
+        best by the epoch's own score, or the last one (see :mod:`~napari_tiled_unet.training.selection`).
     val_fraction : float
         Share of every image (of its annotated pixels, for scribbles) held back for validation; 0 disables it.
     augmentation : AugmentationConfig
@@ -106,6 +112,8 @@ class TrainingConfig:
     time_limit: float | None = 120.0
     steps_per_epoch: int = 20
     val_fraction: float = 0.15
+    weight_average: bool = True
+    selection: str = "smoothed"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     loss: str = "ce+dice"
     instance_head: str = "distance"
@@ -143,6 +151,10 @@ class TrainingConfig:
         _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
         _check_float("border_weight", self.border_weight, 0.0, 100.0)
         _check_float("border_sigma", self.border_sigma, 0.1, 100.0)
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection={self.selection!r} is unknown: use one of {', '.join(SELECTIONS)}")
+        if not isinstance(self.weight_average, bool):
+            raise ValueError(f"weight_average={self.weight_average!r} is invalid: use True or False")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown: use one of {', '.join(SCHEDULES)}")
         if self.loss not in LOSSES:

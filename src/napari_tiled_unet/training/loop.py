@@ -23,9 +23,9 @@ from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import PatchSampler, TrainingData, patch_shape, prepare_training_data
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingCallback
 from napari_tiled_unet.training.losses import training_loss
+from napari_tiled_unet.training.selection import ModelSelector, WeightAverage
 from napari_tiled_unet.training.validation import score_of, validate
 
-SCORE_TOLERANCE = 0.01
 INSTANCE_LABEL_VALUES = [0, 1, 1]
 """Label values an instance model's classes write as "labels": background 0, interior and boundary 1."""
 _WARMUP = 0.05
@@ -215,9 +215,9 @@ class _Runner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.budget = _Budget(config)
         self.step = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "val_loss": None}
-        self.top_score = -math.inf
+        self.selector = ModelSelector(config.selection if data.has_validation else "final")
+        self.average = WeightAverage(net) if config.weight_average else None
+        self.evaluated = copy.deepcopy(net) if config.weight_average else net
         self.val_seconds = 0.0
         self.data_seconds = 0.0
         self.stop_reason = "epochs"
@@ -250,6 +250,8 @@ class _Runner:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.average is not None:
+            self.average.update(self.net)
         self.step += 1
         value = float(loss.detach())
         self._emit(StepEvent(self.step, epoch, value, lr, self.budget.elapsed, self.budget.progress(self.step)))
@@ -267,24 +269,25 @@ class _Runner:
             losses.append(self._train_step(epoch))
         return losses
 
+    def _model_to_evaluate(self) -> UNet:
+        """The model validation scores and training returns: the weight average, or the net itself."""
+        if self.average is not None:
+            self.evaluated.load_state_dict(self.average.state_dict())
+        return self.evaluated
+
     def _end_epoch(self, epoch: int, losses: list[float]) -> None:
         train_loss = float(np.mean(losses))
         t0 = time.perf_counter()
-        result = validate(self.net, self.data, self.config.task) if self.data.has_validation else None
+        model = self._model_to_evaluate()
+        result = validate(model, self.data, self.config.task) if self.data.has_validation else None
         val_loss, metrics = (None, {}) if result is None else (result.loss, result.metrics)
         self.val_seconds = time.perf_counter() - t0
         score = score_of(self.config.task, self.config.sparse, val_loss, metrics, train_loss)
-        # a later model within SCORE_TOLERANCE of the best score so far replaces it: validation on a few objects
-        # is noisy, and the later model has trained longer
-        improved = score >= self.top_score - SCORE_TOLERANCE if self.data.has_validation else score > self.top_score
-        self.top_score = max(self.top_score, score)
-        if improved:
-            self.best = {"score": score, "epoch": epoch, "metrics": metrics, "val_loss": val_loss,
-                         "train_loss": train_loss}
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
-            if self.checkpoint is not None:
-                save_model(self._best_model(epoch, final=False), self.checkpoint)
-        self._emit(EpochEvent(epoch, self.step, train_loss, val_loss, metrics, score, improved,
+        info = {"score": score, "epoch": epoch, "metrics": metrics, "val_loss": val_loss, "train_loss": train_loss}
+        kept = self.selector.offer(epoch, score, model.state_dict, info)
+        if kept and self.checkpoint is not None:
+            save_model(self._best_model(epoch, final=False), self.checkpoint)
+        self._emit(EpochEvent(epoch, self.step, train_loss, val_loss, metrics, score, kept,
                               self.budget.elapsed, self.budget.progress(self.step)))
 
     def _summary(self, epochs: int) -> dict[str, Any]:
@@ -293,9 +296,12 @@ class _Runner:
             "epochs": epochs,
             "seconds": round(self.budget.elapsed, 2),
             "stopped_by": self.stop_reason,
-            "best_epoch": self.best["epoch"],
-            "best_metrics": {k: round(v, 4) for k, v in self.best["metrics"].items()},
-            "best_val_loss": None if self.best["val_loss"] is None else round(self.best["val_loss"], 5),
+            "best_epoch": self.selector.epoch,
+            "best_metrics": {k: round(v, 4) for k, v in self.selector.info.get("metrics", {}).items()},
+            "best_val_loss": None if self.selector.info.get("val_loss") is None else round(
+                self.selector.info["val_loss"], 5),
+            "selection": self.selector.rule,
+            "weight_average": self.average is not None,
             "patch_shape": list(self.patch),
             "device": str(self.device),
             "images": len(self.data.images),
@@ -306,7 +312,7 @@ class _Runner:
 
     def _best_model(self, epochs: int, final: bool) -> UNet:
         best = UNet(self.net.config)
-        state = self.best_state if self.best_state is not None else self.net.state_dict()
+        state = self.selector.state if self.selector.state is not None else self._model_to_evaluate().state_dict()
         best.load_state_dict({k: v.to("cpu") for k, v in state.items()})
         best.metadata = _metadata(self.data, self.config, self._summary(epochs))
         if self.settings is not None:
@@ -332,11 +338,12 @@ class _Runner:
                 if self.stop_reason in ("cancelled", "time limit"):
                     break
         except Exception as err:
-            best = self._best_model(epoch, final=True) if self.best_state is not None else None
+            best = self._best_model(epoch, final=True) if self.selector.state is not None else None
             raise TrainingFailed(f"training stopped at step {self.step}: {err}", best) from err
-        if self.best_state is None:
-            # cancelled before the first epoch ended: the current weights are all there is
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
+        if self.selector.state is None:
+            # cancelled before the first epoch ended: the current (averaged) weights are all there is
+            self.selector.state = {k: v.detach().to("cpu", copy=True)
+                                   for k, v in self._model_to_evaluate().state_dict().items()}
         model = self._best_model(epoch, final=True)
         self._tune_postprocess(model)
         model = self._best_model(epoch, final=True)
