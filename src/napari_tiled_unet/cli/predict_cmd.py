@@ -13,6 +13,7 @@ import tifffile
 from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.calibration import Calibration
 from napari_tiled_unet.cli.image_options import add_image_options, checked_voxel_size, input_calibration, resolve_axes
+from napari_tiled_unet.cli.instance_options import add_instance_options, instance_kwargs
 from napari_tiled_unet.cli.output_guard import refuse_existing_results, refuse_inputs_as_outputs
 from napari_tiled_unet.cli.progress_bar import ProgressBar
 from napari_tiled_unet.devices import DEVICE_CHOICES, resolve_device
@@ -57,6 +58,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing <name>_<output>.tif results in the folder --out")
     add_image_options(parser)
+    add_instance_options(parser)
     parser.add_argument("--lazy", action="store_true",
                         help="read the image region by region and predict block by block (automatic for images "
                         f"over {LAZY_BYTES // 2**20} MiB, for a .zarr --out and with --scheduler)")
@@ -140,7 +142,7 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
 
     data, _ = open_tiff_lazy(path)
     result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
-                                        batch_size=args.batch_size, amp=args.amp)
+                                        batch_size=args.batch_size, amp=args.amp, **instance_kwargs(args, net))
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
     local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
@@ -186,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = resolve_model(args.model)
     net = load_model(model, device=device)
+    instance_kwargs(args, net)  # refuse wrong post-processing options before any work
     voxel_size = checked_voxel_size(args.voxel_size)
     images = [Path(p) for p in args.images]
     plans = []
@@ -211,7 +214,8 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
     bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
     try:
         result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
-                                            batch_size=args.batch_size, progress=bar, amp=args.amp)
+                                            batch_size=args.batch_size, progress=bar, amp=args.amp,
+                                            **instance_kwargs(args, net))
     finally:
         if bar is not None:
             bar.close()

@@ -28,12 +28,38 @@ from napari_tiled_unet.errors import ImageFileError
 from napari_tiled_unet.image_io import read_image_and_calibration
 from napari_tiled_unet.inference import CHANNEL_LETTERS, check_axes
 from napari_tiled_unet.model_file import MODEL_SUFFIX, save_model
-from napari_tiled_unet.training.config import TASKS, TrainingConfig
+from napari_tiled_unet.training.config import INSTANCE_HEADS, TASKS, TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingEvent
+from napari_tiled_unet.training.label_report import inspect_labels
 from napari_tiled_unet.training.loop import TrainingFailed, train
+from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+
+def _class_names(text: str) -> tuple[tuple[int, str], ...]:
+    """``'2=nucleus,3=membrane'`` as ``((2, 'nucleus'), (3, 'membrane'))``."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        value, _, name = item.partition("=")
+        if not value.strip().isdigit() or not name.strip():
+            raise argparse.ArgumentTypeError(f"{item!r} is not VALUE=NAME: write e.g. '2=nucleus,3=membrane'")
+        pairs.append((int(value), name.strip()))
+    return tuple(pairs)
+
+
+def check_labels(pairs: Sequence[TrainingPair], config: TrainingConfig, ignore: bool, quiet: bool) -> None:
+    """Say what the labels look like; refuse (exit 2) contradictions with --task/--sparse unless ``ignore``."""
+    report = inspect_labels([p.labels for p in pairs], config.task, config.sparse, images=[p.image for p in pairs])
+    if not quiet:
+        print(f"labels: {report.summary()}", file=sys.stderr)
+    for finding in report.findings:
+        if finding.severity != "error" and not quiet:
+            print(f"{finding.severity}: {finding.message}", file=sys.stderr)
+    errors = [f for f in report.errors if f.code != "empty"]  # nothing painted: training says so itself
+    if errors and not ignore:
+        raise ValueError(f"{errors[0].message} (or pass --ignore-label-check to train anyway)")
 
 
 def _both(name: str, unet: bool = False) -> str:
@@ -65,7 +91,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="also write the settings used as JSON (for --config)")
     parser.add_argument("--task", choices=TASKS, default=None, help=f"default {defaults.task}")
     parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=None,
-                        help="labels are sparse scribbles (0 = not annotated)")
+                        help="sparse labels: 0 = not annotated, 1 = background, 2.. = classes (semantic) or objects "
+                        "each painted completely (instances)")
+    parser.add_argument("--sparse-background", choices=BACKGROUND_MODES, default=None,
+                        help="sparse instances: 'painted' (1 is painted background), 'inferred' (no background was "
+                        "painted: every value is an object and clear background is inferred) or 'auto' (default)")
+    parser.add_argument("--class-names", type=_class_names, default=None, metavar="V=NAME,...",
+                        help="names of label values, e.g. '2=nucleus,3=membrane' (stored in the model)")
+    parser.add_argument("--ignore-label-check", action="store_true",
+                        help="train even when the labels contradict --task/--sparse (see the message)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help=f"training time (default {defaults.time_limit:g} s unless --epochs is given)")
     parser.add_argument("--epochs", type=int, default=None, help="number of epochs")
@@ -90,6 +124,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                      help="flips, elastic deformation and intensity changes (default on)")
     opt.add_argument("--seed", type=int, default=None, help=_both("seed"))
     opt.add_argument("--device", default=None, help=f"one of {', '.join(DEVICE_CHOICES)} or cuda:N (default auto)")
+    opt.add_argument("--instance-head", choices=INSTANCE_HEADS, default=None,
+                     help="instances: 'distance' (classes + centre distance, splits touching objects best; default) "
+                     "or 'classes' (background/interior/boundary only)")
     opt.add_argument("--init", default=None, metavar="MODEL",
                      help="continue training from this model file (or builtin:NAME)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -222,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     voxel_size = checked_voxel_size(args.voxel_size)
     pairs = [read_pair(i, lab, args.channel_axis, voxel_size, args.axes, config.unet.dims)
              for i, lab in zip(args.images, args.labels)]
+    check_labels(pairs, config, args.ignore_label_check, args.quiet)
     # for the training core (not passed on yet): the images' common pixel size, and each file's channel axis
     image_voxel_size = training_voxel_size([p.calibration for p in pairs], config.unet.dims)
     if image_voxel_size is not None and not args.quiet:
@@ -249,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     summary = net.metadata["training"]
+    for note in summary.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     metrics = ", ".join(f"{k}={v}" for k, v in summary["best_metrics"].items()) or "no validation"
     print(f"saved {out}: best epoch {summary['best_epoch']} of {summary['epochs']} ({metrics}); "
           f"{summary['steps']} steps in {summary['seconds']:.0f} s on {summary['device']}, stopped by "

@@ -112,7 +112,7 @@ def _coverage(images: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> flo
         image = np.asarray(image, dtype=np.float32)
         lab = np.asarray(lab)
         intensity = image if image.shape == lab.shape else image.reshape(-1, *lab.shape).mean(axis=0)
-        if intensity.shape != lab.shape or intensity.min() == intensity.max():
+        if intensity.shape != lab.shape or not np.isfinite(intensity).all() or intensity.min() == intensity.max():
             return None
         bright = intensity > threshold_otsu(sample_for_shapes(intensity))
         if (lab[bright] > 0).mean() < 0.5 and (lab[~bright] > 0).mean() > (lab[bright] > 0).mean():
