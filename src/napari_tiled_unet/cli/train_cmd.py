@@ -260,11 +260,14 @@ def run(args: argparse.Namespace) -> int:
     pairs = [read_pair(i, lab, args.channel_axis, voxel_size, args.axes, config.unet.dims)
              for i, lab in zip(args.images, args.labels)]
     check_labels(pairs, config, args.ignore_label_check, args.quiet)
-    # for the training core (not passed on yet): the images' common pixel size, and each file's channel axis
     image_voxel_size = training_voxel_size([p.calibration for p in pairs], config.unet.dims)
-    if image_voxel_size is not None and not args.quiet:
-        print("voxel size of the training images: " + " x ".join(f"{v:g}" for v in image_voxel_size) + " um",
-              file=sys.stderr)
+    if image_voxel_size is not None:
+        config = config.replace(voxel_size=image_voxel_size)
+        if not args.quiet:
+            print("voxel size of the training images: " + " x ".join(f"{v:g}" for v in image_voxel_size) + " um",
+                  file=sys.stderr)
+    if pairs[0].channel_axis is not None and not config.channel_names:
+        config = config.replace(channel_names=tuple(f"channel {i}" for i in range(pairs[0].image.shape[0])))
     if args.save_config:
         print(f"wrote {save_training_config(config, args.save_config)} (the settings of this training)",
               file=sys.stderr)

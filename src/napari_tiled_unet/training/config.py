@@ -92,6 +92,12 @@ class TrainingConfig:
         "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     mixed_precision : bool
         Use automatic mixed precision on CUDA (never on CPU, where bf16 is slower without hardware support).
+    channel_names : tuple of str
+        Names of the input channels in order (e.g. the napari layers picked as channels, or "channel 0" for
+        axis 0 of one layer); stored in the model so that the widgets propose the same channels again.
+    voxel_size : tuple of float or None
+        Pixel (2D: Y, X) or voxel (3D: Z, Y, X) size of the training images in micrometres, when known;
+        stored in the model.
     class_names : tuple of (int, str)
         Names of label values, e.g. ``((2, "nucleus"),)``; stored in the model and shown wherever its classes
         are described. Unnamed values are called "background" (the background value), "objects" (the only
@@ -123,6 +129,8 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
+    channel_names: tuple[str, ...] = ()
+    voxel_size: tuple[float, ...] | None = None
     class_names: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -160,6 +168,8 @@ class TrainingConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is unknown: use one of {', '.join(LOSSES)}")
         object.__setattr__(self, "class_names", _checked_class_names(self.class_names))
+        object.__setattr__(self, "channel_names", _checked_names(self.channel_names))
+        object.__setattr__(self, "voxel_size", _checked_voxel_size(self.voxel_size))
         if self.device.split(":")[0] not in DEVICE_CHOICES:
             raise ValueError(f"device={self.device!r} is unknown: use one of {', '.join(DEVICE_CHOICES)}")
 
@@ -185,6 +195,8 @@ class TrainingConfig:
         data["unet"] = self.unet.to_dict()
         data["augmentation"] = self.augmentation.to_dict()
         data["class_names"] = [[value, name] for value, name in self.class_names]
+        data["channel_names"] = list(self.channel_names)
+        data["voxel_size"] = None if self.voxel_size is None else list(self.voxel_size)
         return data
 
     @classmethod
@@ -229,3 +241,21 @@ def _checked_class_names(names: Any) -> tuple[tuple[int, str], ...]:
     if len({v for v, _ in result}) != len(result):
         raise ValueError(f"class_names={names!r} names a label value twice: name each value once")
     return tuple(sorted(result))
+
+
+def _checked_names(names: Any) -> tuple[str, ...]:
+    if isinstance(names, str) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(f"channel_names={names!r} is invalid: give one non-empty name per channel")
+    return tuple(n.strip() for n in names)
+
+
+def _checked_voxel_size(size: Any) -> tuple[float, ...] | None:
+    if size is None:
+        return None
+    try:
+        values = tuple(float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"voxel_size={size!r} is invalid: give 2 (Y, X) or 3 (Z, Y, X) sizes in micrometres") from None
+    if len(values) not in (2, 3) or not all(0 < v < 1e6 for v in values):
+        raise ValueError(f"voxel_size={size!r} is invalid: give 2 (Y, X) or 3 (Z, Y, X) positive sizes in micrometres")
+    return values

@@ -117,6 +117,10 @@ def _metadata(data: TrainingData, config: TrainingConfig, summary: dict[str, Any
     }
     if data.encoding.regression:
         metadata["regression"] = list(data.encoding.regression)
+    if config.channel_names:
+        metadata["channels"] = {"names": list(config.channel_names)}
+    if config.voxel_size is not None:
+        metadata["voxel_size"] = list(config.voxel_size)
     return metadata
 
 
@@ -176,6 +180,9 @@ def train(
     if init is not None and init.metadata.get("normalization"):
         normalization = PercentileNormalization.from_dict(init.metadata["normalization"])
     data = prepare_training_data(images, labels, config, normalization)
+    if config.channel_names and len(config.channel_names) != data.in_channels:
+        raise ValueError(f"{len(config.channel_names)} channel names {list(config.channel_names)} for images with "
+                         f"{data.in_channels} channel(s): give one name per channel")
     unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_outputs)
     if init is not None:
         _check_init(init, data, config)
