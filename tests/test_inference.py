@@ -413,3 +413,24 @@ def test_every_prediction_path_refuses_a_net_in_train_mode():
 
     with pytest.raises(ValueError, match="train mode"):
         predict_image(net, da.from_array(image), "YX")
+
+
+@pytest.mark.parametrize("output", ["labels", "probabilities", "instances"])
+def test_test_time_augmentation_averages_the_eight_exact_passes(output):
+    from napari_tiled_unet.test_time_augmentation import TRANSFORMS, forward, inverse
+
+    torch.manual_seed(1)
+    net = UNet(UNetConfig(depth=2, wf=2, n_classes=3)).eval()
+    net.metadata = {"task": "instances", "label_values": [0, 1, 1]}
+    image = _image((45, 38))  # not square: half of the transforms swap Y and X
+    calls = []
+    result, _ = predict_image(net, image, "YX", output=output, tta=True, tile_shape=40,
+                              progress=lambda d, t: calls.append((d, t)))
+    expected = np.mean([inverse(predict_tiled(net, np.ascontiguousarray(forward(image, t))), t) for t in TRANSFORMS],
+                       axis=0)
+    if output == "probabilities":
+        np.testing.assert_allclose(result, _probs(expected), rtol=1e-4, atol=1e-5)
+    elif output == "labels":
+        np.testing.assert_array_equal(result, np.array([0, 1, 1])[np.argmax(expected, axis=0)])
+    assert result.shape[-2:] == image.shape
+    assert calls[-1][0] == calls[-1][1] and [c[0] for c in calls] == sorted(c[0] for c in calls)

@@ -25,6 +25,7 @@ from napari_tiled_unet.class_outputs import (
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_meta import class_to_label, n_class_channels
 from napari_tiled_unet.prediction_request import PredictionRequest
+from napari_tiled_unet.test_time_augmentation import TRANSFORMS, predict_with_tta
 from napari_tiled_unet.tile_engine import plan_tiles, predict_with_retry
 from napari_tiled_unet.tiling import blocks_of
 
@@ -60,6 +61,8 @@ def predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], reques
         if request.progress is not None:
             request.progress(done + done_in_call, total)
 
+    if request.tta:
+        return _predict_planes_tta(net, arranged, loop_shape, request.replace(batch_size=batch), instances)
     run = request.replace(batch_size=batch, progress=counted)
     output = request.output
     out_shape = (n_class_channels(net), *spatial) if output == "probabilities" else spatial
@@ -86,6 +89,47 @@ def predict_planes(net: UNet, arranged: Any, loop_shape: tuple[int, ...], reques
     return np.stack(results).reshape(*loop_shape, *results[0].shape)
 
 
+def _output_of(net: UNet, logits: np.ndarray, request: PredictionRequest, instances: InstanceMaker) -> np.ndarray:
+    if request.output == "probabilities":
+        return probabilities_of(net, logits)
+    if request.output == "labels":
+        return labels_of(net, logits)
+    return instances(net, logits, request.instance_settings)
+
+
+def _predict_planes_tta(net: UNet, arranged: Any, loop_shape: tuple[int, ...], request: PredictionRequest,
+                        instances: InstanceMaker) -> np.ndarray:
+    """Every plane predicted whole, once per flip/rotation of its Y-X plane, logits averaged."""
+    spatial = tuple(int(s) for s in arranged.shape[len(loop_shape) + 1:])
+    turned = (*spatial[:-2], spatial[-1], spatial[-2])
+    layouts = {shape: plan_tiles(net, shape, request.tile_shape, request.batch_size)[0] for shape in {spatial, turned}}
+    total = math.prod(loop_shape) * sum(layouts[turned if k % 2 else spatial].n_tiles for k, _ in TRANSFORMS)
+    done = 0
+
+    def predict(plane: np.ndarray) -> np.ndarray:
+        nonlocal done
+        layout = layouts[tuple(plane.shape[1:])]
+        before = done
+
+        def progress(count: int, _total: int) -> None:
+            if request.progress is not None:
+                request.progress(before + count, total)
+
+        logits = predict_with_retry(net, plane, layout, request.replace(progress=progress))
+        done += layout.n_tiles
+        return logits
+
+    results = []
+    for index in np.ndindex(*loop_shape):
+        source = plane_source(arranged[index], request)
+        plane = np.asarray(source[(slice(None),) * len(source.shape)])
+        results.append(_output_of(net, predict_with_tta(predict, plane), request, instances))
+    if request.output == "instances":
+        dtype = np.result_type(*(r.dtype for r in results))
+        results = [r.astype(dtype, copy=False) for r in results]
+    return np.stack(results).reshape(*loop_shape, *results[0].shape)
+
+
 def predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], request: PredictionRequest,
                         instances: InstanceMaker) -> Any:
     """Lazy prediction of a dask array: labels and probabilities stay lazy, instances are computed."""
@@ -93,6 +137,9 @@ def predict_planes_lazy(net: UNet, arranged: Any, loop_shape: tuple[int, ...], r
 
     from napari_tiled_unet.lazy import predict_dask
 
+    if request.tta:
+        raise ValueError("test-time augmentation is not available for lazy (dask or zarr) images: load the image "
+                         "into memory, or predict without it")
     planes = []
     for index in np.ndindex(*loop_shape):
         logits = predict_dask(net, arranged[index], request)

@@ -34,6 +34,9 @@ class PredictionRequest:
         The model's normalisation bound to the statistics of the whole image; None: tiles are read as given.
     instance_settings : InstanceSettings or None
         Post-processing of instance models (thresholds, minimum size); None: the settings stored in the model.
+    tta : bool
+        Test-time augmentation: average the logits of the 8 flips/rotations of the Y-X plane, each predicted
+        with the exact tiling (8x the time; see :mod:`napari_tiled_unet.test_time_augmentation`).
     progress : callable, optional
         ``progress(done, total)`` after every tile (not part of equality, never sent to dask workers).
     cancel : threading.Event-like or callable, optional
@@ -47,6 +50,7 @@ class PredictionRequest:
     amp: bool | None = None
     normalizer: ImageNormalizer | None = None
     instance_settings: InstanceSettings | None = None
+    tta: bool = False
     progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
     cancel: CancelLike = field(default=None, compare=False, repr=False)
 

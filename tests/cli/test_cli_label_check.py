@@ -88,3 +88,15 @@ def test_post_processing_options_apply_to_instance_models_only(scene, tmp_path, 
                     "--seed-threshold", "0.4", "--quiet")
     assert code == 2 and "--seed-threshold only apply to instance models" in err
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_test_time_augmentation_prints_its_cost(scene, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["painted"], "--out", model,
+                    "--task", "instances", "--sparse", *FAST, "--quiet")
+    assert code == 0, err
+    out = tmp_path / "tta.tif"
+    code, err = run(capsys, "predict", model, scene["image"], "--out", out, "--output", "instances", "--tta",
+                    "--quiet")
+    assert code == 0, err and out.exists()
+    assert "test-time augmentation: 8 passes per plane took" in err

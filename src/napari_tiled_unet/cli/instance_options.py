@@ -1,4 +1,4 @@
-"""Options of ``predict`` for instances: the post-processing thresholds and the linking of stack planes."""
+"""Options of ``predict`` beyond tiling: instance post-processing, linking of stack planes, test-time augmentation."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                        help="objects grow where 1 - p(background) is above P (default: the tuned value)")
     group.add_argument("--min-size", type=int, default=None, metavar="N",
                        help="remove objects smaller than N pixels (voxels in 3D) (default: the tuned value)")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average the 8 flips/rotations of the image plane, each "
+                        "predicted exactly (8x the time; the cost is printed)")
     group.add_argument("--stitch-threshold", type=float, default=DEFAULT_STITCH_THRESHOLD, metavar="IOU",
                        help="stacks predicted plane by plane: objects of consecutive planes (and time points) with "
                        f"IoU >= IOU are one object (default {DEFAULT_STITCH_THRESHOLD}; 0: every plane on its own)")
@@ -34,4 +37,4 @@ def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
         raise ValueError(f"{flags} only apply to instance models, and this model was trained for the "
                          f"{net.metadata.get('task') or 'unknown'} task: leave them out")
     settings = instance_settings_of(net).replace(**changes) if changes else None
-    return {"stitch_threshold": args.stitch_threshold, "instance_settings": settings}
+    return {"stitch_threshold": args.stitch_threshold, "instance_settings": settings, "tta": bool(args.tta)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -199,10 +200,17 @@ def run(args: argparse.Namespace) -> int:
     destinations = output_paths(images, Path(args.out), args.output, args.overwrite, inputs)
     with _connect(args.scheduler) if args.scheduler else contextlib.nullcontext():
         for path, destination, (axes, calibration) in zip(images, destinations, plans):
+            start = time.perf_counter()
             if _use_lazy(args, path, destination):
+                if args.tta:
+                    raise ValueError(f"--tta needs the image in memory but {path} is read region by region (large "
+                                     "image, --lazy, a .zarr --out or --scheduler): leave out --tta")
                 shape, dtype = _predict_lazy(args, net, path, destination, axes, calibration)
             else:
                 shape, dtype = _predict_in_memory(args, net, path, destination, axes, calibration)
+            if args.tta:
+                print(f"test-time augmentation: 8 passes per plane took {time.perf_counter() - start:.1f} s "
+                      "(about 8x a single pass)", file=sys.stderr)
             print(f"wrote {destination} ({args.output}, shape {shape}, {dtype}, {calibration.describe()})",
                   file=sys.stderr)
     return 0
