@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from unet_helpers import ANISO_3D, make_net, one_pass_reference, per_axis_configs
 
 from napari_tiled_unet import Cancelled, UNet, UNetConfig, predict_tiled
+from napari_tiled_unet.lazy import predict_dask
 from napari_tiled_unet.predict import plan_tiles, predict_with_layout
 from napari_tiled_unet.prediction_request import PredictionRequest
 from napari_tiled_unet.tiling import AxisLayout, TileLayout, tile_context
@@ -280,9 +281,21 @@ def test_misaligned_tiling_of_an_anisotropic_net_is_not_exact():
     assert net.config.alignments == (2, 4, 4) and z.context == 8 and y.context == 20
 
     def run(*axes):
-        return predict_with_layout(net, image[None], TileLayout(axes), batch_size=4)
+        return predict_with_layout(net, image[None], TileLayout(axes), PredictionRequest(batch_size=4))
 
     for bad in (run(replace(z, tile=20, step=3), y, x), run(z, replace(y, step=y.step - 2), x)):
         assert np.abs(bad - reference).max() > 0.1 * reference.std()
     np.testing.assert_allclose(run(replace(z, tile=20, step=2), y, x), reference, **TOL)
     np.testing.assert_allclose(run(z, y, x), reference, **TOL)
+
+
+def test_lazy_prediction_of_an_anisotropic_net_equals_in_memory():
+    da = pytest.importorskip("dask.array")
+    net = NET_ANISO["upsample"]
+    image = np.random.default_rng(1).normal(size=(23, 50, 41)).astype(np.float32)
+    expected = predict_tiled(net, image, tile_shape=(20, 56, 56))
+    lazy = predict_dask(net, da.from_array(image, chunks=(7, 20, 20)), PredictionRequest(tile_shape=(20, 56, 56)),
+                        block_edge=16)
+    assert len(lazy.chunks[1]) > 1 and len(lazy.chunks[2]) > 1  # several blocks per axis, each on its own grid
+    np.testing.assert_allclose(lazy.compute(), expected, **TOL)
+    np.testing.assert_allclose(expected, one_pass_reference(net, image), **TOL)

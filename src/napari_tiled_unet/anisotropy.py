@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from napari_tiled_unet.checks import is_number
-from napari_tiled_unet.config import PerAxis, UNetConfig, axis_names
+from napari_tiled_unet.config import UNetConfig
+from napari_tiled_unet.per_axis import PerAxis, axis_names
 
 #: Axes closer than this factor of the finest spacing are treated as comparable (nnU-Net's threshold).
 ANISOTROPY_RATIO = 2.0

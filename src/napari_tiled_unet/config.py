@@ -10,10 +10,10 @@ from typing import Any, Literal
 import numpy as np
 
 from napari_tiled_unet import geometry
+from napari_tiled_unet.per_axis import PerAxis, axis_names, check_per_axis_table
 
 Padding = Literal["valid", "same"]
 UpMode = Literal["upconv", "upsample"]
-PerAxis = tuple[tuple[int, ...], ...]
 
 _BOUNDS = {
     "in_channels": (1, 64),
@@ -22,40 +22,7 @@ _BOUNDS = {
     "wf": (0, 10),
     "dims": (2, 3),
 }
-_EXAMPLE = {"pooling": "((1, 2, 2), (2, 2, 2), (2, 2, 2))", "kernels": "((1, 3, 3), (3, 3, 3), (3, 3, 3), (3, 3, 3))"}
-
-
-def axis_names(dims: int) -> str:
-    """Names of the spatial axes, slowest first: ``"YX"`` or ``"ZYX"``."""
-    return "ZYX"[-dims:]
-
-
-_TABLES = {"pooling": ("pooling step", (1, 2), -1), "kernels": ("level", (1, 3), 0)}
-
-
-def _per_axis_table(name: str, value: Any, depth: int, dims: int) -> PerAxis | None:
-    """Validate a per-axis table (``pooling`` or ``kernels``); all-default values become None (isotropic)."""
-    if value is None:
-        return None
-    what, allowed, extra_rows = _TABLES[name]
-    rows = depth + extra_rows
-    fix = (f"give {rows} {what}s of {dims} values ({', '.join(axis_names(dims))}), each {allowed[0]} or "
-           f"{allowed[1]}, e.g. {_EXAMPLE[name]} for depth 4 in 3D, or None for {allowed[1]} on every axis")
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != rows:
-        count = f" ({len(value)} entries)" if isinstance(value, Sequence) and not isinstance(value, str) else ""
-        raise ValueError(f"UNetConfig.{name}={value!r}{count} is invalid for depth {depth}: {fix}")
-    table = []
-    for row in value:
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != dims or any(
-            isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or int(v) not in allowed
-            for v in row
-        ):
-            raise ValueError(f"UNetConfig.{name}={value!r} is invalid at {what} {len(table)} ({row!r}) for a "
-                             f"{dims}D net: {fix}")
-        table.append(tuple(int(v) for v in row))
-    return None if all(v == allowed[1] for row in table for v in row) else tuple(table)
-
-
+__all__ = ["PerAxis", "UNetConfig", "axis_names"]
 @dataclass(frozen=True)
 class UNetConfig:
     """Architecture of a U-Net in the style of Ronneberger et al. (2015) and jvanvugt/pytorch-unet.
@@ -128,7 +95,7 @@ class UNetConfig:
         ):
             raise ValueError(f"UNetConfig.dropout={self.dropout!r} is invalid: use a number in [0, 1)")
         for name in ("pooling", "kernels"):
-            object.__setattr__(self, name, _per_axis_table(name, getattr(self, name), self.depth, self.dims))
+            object.__setattr__(self, name, check_per_axis_table(name, getattr(self, name), self.depth, self.dims))
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:

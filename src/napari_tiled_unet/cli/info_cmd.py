@@ -6,8 +6,9 @@ import argparse
 import json
 
 from napari_tiled_unet.builtin_models import resolve_model
-from napari_tiled_unet.config import UNetConfig, axis_names
+from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.per_axis import axis_names
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 
 
