@@ -1,16 +1,22 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unet_helpers import per_axis_configs
 
 from napari_tiled_unet import UNetConfig
 from napari_tiled_unet.tiling import (
     axis_layout,
     make_layout,
     min_useful_tile,
+    min_useful_tiles,
     reflect_indices,
+    smallest_tile_for_step,
     step_for_tile,
     tile_context,
+    tile_contexts,
 )
 
 configs = st.builds(
@@ -86,3 +92,47 @@ def test_layout_rejects_bad_input():
         make_layout(UNetConfig(), (10, 10), (64,))
     with pytest.raises(ValueError, match="at least 1 pixel"):
         axis_layout(UNetConfig(), 0, 64)
+
+
+# ---------------------------------------------------------------------------------------------- per axis
+ANISO = UNetConfig(dims=3, depth=3, pooling=((1, 2, 2), (2, 2, 2)), kernels=((1, 3, 3), (3, 3, 3), (3, 3, 3)))
+
+
+@given(cfg=per_axis_configs(max_depth=5), data=st.data())
+@settings(max_examples=150, deadline=None)
+def test_per_axis_layout_covers_every_pixel_once_on_each_axis_grid(cfg, data):
+    axis = data.draw(st.integers(0, cfg.dims - 1))
+    size, wanted = data.draw(st.integers(1, 400)), data.draw(st.integers(1, 500))
+    layout = axis_layout(cfg, size, wanted, axis=axis)
+    grid, margin = cfg.alignments[axis], cfg.margins[axis]
+    assert cfg.is_valid_size(layout.tile, axis)
+    assert layout.step > 0 and layout.step % grid == 0
+    assert layout.context == tile_context(cfg, axis) >= margin and layout.crop == layout.context - margin
+    covered = np.zeros(size, dtype=int)
+    for k in range(layout.n_tiles):
+        image_slice, out_slice = layout.kept(k)
+        covered[image_slice] += 1
+        assert out_slice.stop <= cfg.output_size(layout.tile, axis) - (layout.crop if cfg.padding == "valid" else 0)
+        assert (layout.input_start(k) + layout.context) % grid == 0
+    assert np.all(covered == 1)
+
+
+def test_anisotropic_contexts_and_layout_use_each_axis_geometry():
+    assert tile_contexts(ANISO) == (8, 20, 20)
+    assert tile_contexts(replace(ANISO, up_mode="upsample")) == (10, 24, 24)
+    assert tile_contexts(replace(ANISO, padding="same")) == (8, 20, 20)  # valid margin rounded up to the grid
+    assert min_useful_tiles(ANISO) == tuple(min_useful_tile(ANISO, a) for a in range(3))
+    layout = make_layout(ANISO, (30, 100, 100), (24, 60, 60))
+    assert [a.context for a in layout.axes] == [8, 20, 20]
+    assert [a.step % g for a, g in zip(layout.axes, ANISO.alignments)] == [0, 0, 0]
+    assert layout.axes[0].tile == 24 and ANISO.is_valid_size(24, axis=0)
+    assert step_for_tile(ANISO, 24, axis=0) == 24 - 16
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tile_context(ANISO), lambda: step_for_tile(ANISO, 44), lambda: smallest_tile_for_step(ANISO, 8),
+    lambda: min_useful_tile(ANISO), lambda: axis_layout(ANISO, 50, 40),
+])
+def test_scalar_tiling_of_an_anisotropic_net_asks_for_the_axis(call):
+    with pytest.raises(ValueError, match=r"differs per axis for this anisotropic net.*pass axis=0..2"):
+        call()

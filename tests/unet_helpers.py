@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from hypothesis import strategies as st
 
 from napari_tiled_unet import UNet, UNetConfig
-from napari_tiled_unet.tiling import tile_context
+from napari_tiled_unet.tiling import tile_contexts
+
+#: A small anisotropic 3D architecture (Z step about twice the pixel size): Z kept at the first pooling step
+#: and convolved within planes at the first level.
+ANISO_3D = {"dims": 3, "depth": 3, "pooling": ((1, 2, 2), (2, 2, 2)), "kernels": ((1, 3, 3), (3, 3, 3), (3, 3, 3))}
 
 
 def make_net(seed: int = 0, **config) -> UNet:
@@ -35,14 +40,30 @@ def one_pass_reference(net: UNet, image: np.ndarray) -> np.ndarray:
     not reach the outputs that are kept.
     """
     cfg = net.config
-    context = tile_context(cfg)
-    crop = context - cfg.margin
+    contexts = tile_contexts(cfg)  # per axis: an anisotropic net has its own on every axis
+    crops = [c - m for c, m in zip(contexts, cfg.margins)]
     spatial = image.shape[-cfg.dims:]
-    padded = [cfg.nearest_valid_sizes(s + 2 * context)[1] for s in spatial]
-    pads = [(0, 0)] * (image.ndim - cfg.dims) + [(context, p - s - context) for s, p in zip(spatial, padded)]
+    padded = [cfg.nearest_valid_sizes(s + 2 * c, axis)[1] for axis, (s, c) in enumerate(zip(spatial, contexts))]
+    pads = [(0, 0)] * (image.ndim - cfg.dims) + [(c, p - s - c) for s, p, c in zip(spatial, padded, contexts)]
     canvas = np.pad(image.astype(np.float32), pads, mode="reflect")
     if canvas.ndim == cfg.dims:
         canvas = canvas[None]
     with torch.inference_mode():
         out = net(torch.from_numpy(np.ascontiguousarray(canvas))[None])[0].numpy()
-    return out[(slice(None),) + tuple(slice(crop, crop + s) for s in spatial)]
+    return out[(slice(None),) + tuple(slice(crop, crop + s) for crop, s in zip(crops, spatial))]
+
+
+@st.composite
+def per_axis_configs(draw, dims: int | None = None, max_depth: int = 4, **fixed) -> UNetConfig:
+    """Random architectures with per-axis pooling (1 or 2) and kernels (1 or 3), any padding and up mode."""
+    dims = draw(st.sampled_from([2, 3])) if dims is None else dims
+    depth = draw(st.integers(1, max_depth))
+    row = st.tuples(*[st.sampled_from([1, 2]) for _ in range(dims)])
+    pooling = draw(st.lists(row, min_size=depth - 1, max_size=depth - 1))
+    kernels = draw(st.lists(st.tuples(*[st.sampled_from([1, 3]) for _ in range(dims)]), min_size=depth,
+                            max_size=depth))
+    options = {"padding": st.sampled_from(["valid", "same"]), "up_mode": st.sampled_from(["upconv", "upsample"]),
+               "batch_norm": st.booleans()}
+    values = {k: draw(v) for k, v in options.items() if k not in fixed}
+    return UNetConfig(dims=dims, depth=depth, wf=0, pooling=tuple(pooling), kernels=tuple(kernels), **values,
+                      **fixed)

@@ -18,16 +18,22 @@ def _layers(dims: int) -> dict[str, Any]:
             "interp": "trilinear"}
 
 
-class ConvBlock(nn.Module):
-    """Two 3x3 convolutions, each followed by ReLU and optionally batch normalisation."""
+def _factor(factors: tuple[int, ...]) -> int | tuple[int, ...]:
+    """A per-axis factor as torch takes it: one int when every axis agrees (as the isotropic net always had)."""
+    return factors[0] if len(set(factors)) == 1 else factors
 
-    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
+
+class ConvBlock(nn.Module):
+    """Two convolutions (3x3 by default, per-axis kernels of the level), each followed by ReLU and optionally BN."""
+
+    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig, level: int = 0) -> None:
         super().__init__()
         layers = _layers(config.dims)
-        pad = 1 if config.padding == "same" else 0
+        kernel = config.kernel_sizes[level]
+        pad = tuple(k // 2 for k in kernel) if config.padding == "same" else 0
         block: list[nn.Module] = []
         for channels_in in (in_channels, out_channels):
-            block.append(layers["conv"](channels_in, out_channels, kernel_size=3, padding=pad))
+            block.append(layers["conv"](channels_in, out_channels, kernel_size=kernel, padding=pad))
             block.append(nn.ReLU(inplace=True))
             if config.batch_norm:
                 block.append(layers["bn"](out_channels))
@@ -39,19 +45,21 @@ class ConvBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Upsample x2, concatenate the centre-cropped skip connection, then a :class:`ConvBlock`."""
+    """Upsample by the pooling factors of the level, concatenate the centre-cropped skip, then a :class:`ConvBlock`."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
+    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig, level: int = 0) -> None:
         super().__init__()
         layers = _layers(config.dims)
+        factors = config.pool_factors[level]
         if config.up_mode == "upconv":
-            self.up: nn.Module = layers["up"](in_channels, out_channels, kernel_size=2, stride=2)
+            self.up: nn.Module = layers["up"](in_channels, out_channels, kernel_size=factors, stride=factors)
         else:
             self.up = nn.Sequential(
-                nn.Upsample(mode=layers["interp"], scale_factor=2, align_corners=False),
+                nn.Upsample(mode=layers["interp"], scale_factor=_factor(tuple(float(f) for f in factors)),
+                            align_corners=False),
                 layers["conv"](in_channels, out_channels, kernel_size=1),
             )
-        self.conv_block = ConvBlock(in_channels, out_channels, config)
+        self.conv_block = ConvBlock(in_channels, out_channels, config, level)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """Upsample ``x``, join it with the centre of ``skip`` and convolve."""
@@ -68,8 +76,11 @@ class UNet(nn.Module):
     Parameters
     ----------
     config : UNetConfig
-        The architecture. With valid padding the output is smaller than the input by ``config.margin`` on
+        The architecture. With valid padding the output is smaller than the input by ``config.margins`` on
         every side, and only some input sizes are allowed (see :meth:`UNetConfig.nearest_valid_sizes`).
+        Per-axis ``pooling`` gives every pooling step its own max-pool factors (a factor 1 axis is not pooled)
+        and the matching transposed-convolution kernel and stride, or upsampling scale; per-axis ``kernels``
+        give every level its own convolution kernel.
 
     Attributes
     ----------
@@ -97,13 +108,14 @@ class UNet(nn.Module):
         channels = config.in_channels
         self.down_path = nn.ModuleList()
         for level in range(config.depth):
-            self.down_path.append(ConvBlock(channels, 2 ** (config.wf + level), config))
+            self.down_path.append(ConvBlock(channels, 2 ** (config.wf + level), config, level))
             channels = 2 ** (config.wf + level)
-        self.pool = _layers(config.dims)["pool"](2)
+        pool = _layers(config.dims)["pool"]
+        self.pools = nn.ModuleList(pool(_factor(factors)) for factors in config.pool_factors)
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.up_path = nn.ModuleList()
         for level in reversed(range(config.depth - 1)):
-            self.up_path.append(UpBlock(channels, 2 ** (config.wf + level), config))
+            self.up_path.append(UpBlock(channels, 2 ** (config.wf + level), config, level))
             channels = 2 ** (config.wf + level)
         self.last = _layers(config.dims)["conv"](channels, config.n_classes, kernel_size=1)
 
@@ -139,7 +151,7 @@ class UNet(nn.Module):
             x = down(x)
             if level != last:
                 skips.append(x)
-                x = self.pool(x)
+                x = self.pools[level](x)
         x = self.dropout(x)
         for up, skip in zip(self.up_path, reversed(skips)):
             x = up(x, skip)

@@ -39,12 +39,14 @@ def _ensure_channels_last(net: UNet) -> None:
 
 
 def _layout_weight(net: UNet) -> torch.Tensor:
-    """A weight whose two layouts differ: a 3x3 kernel over several channels.
+    """A weight whose two layouts differ: a kernel of more than one pixel over several channels.
 
-    A 1x1 kernel, or a kernel over a single input channel, is contiguous in both layouts.
+    A 1x1 kernel (also one of per-axis kernels 1 everywhere), or a kernel over a single input channel, is
+    contiguous in both layouts.
     """
-    convs = [m for m in net.down_path[-1].modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
-    return convs[-1].weight
+    convs = [m for m in net.down_path.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+    wide = [m for m in convs if m.weight[0, 0].numel() > 1 and m.weight.shape[1] > 1]
+    return (wide or convs)[-1].weight
 
 
 def check_eval_mode(net: UNet) -> None:

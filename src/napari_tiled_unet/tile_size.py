@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from napari_tiled_unet.config import UNetConfig
-from napari_tiled_unet.tiling import min_useful_tile, smallest_tile_for_step
+from napari_tiled_unet.tiling import min_useful_tiles, smallest_tile_for_step
 
 # Largest useful tile edge per dimensionality and device kind. On a CPU a 508 tile runs faster per pixel
 # than a 1020 one (cache), so bigger is not better there; GPUs like big tiles.
@@ -32,7 +32,8 @@ def feature_map_elements(config: UNetConfig, tile_shape: Sequence[int]) -> int:
         largest = max(largest, size)
         if level < config.depth - 1:
             skips += size
-            spatial = [max(1, (s - 4) // 2) for s in spatial]
+            lost = [2 * (k - 1) for k in config.kernel_sizes[level]]
+            spatial = [max(1, (s - c) // p) for s, c, p in zip(spatial, lost, config.pool_factors[level])]
     return skips + 3 * largest
 
 
@@ -47,22 +48,25 @@ def auto_tile_shape(
     """The tile shape for an image: as large as the budget and the device's sweet spot allow.
 
     Axes the image covers in one tile not much larger than the target get exactly that tile (a 1024 image is
-    one 1116 tile, not four 1020 tiles); the others share the budget with equal edges, shrinking by the
-    pooling grid until the estimate fits (never below the smallest useful tile). The layout then balances
-    the tiles (see :func:`~napari_tiled_unet.tiling.axis_layout`).
+    one 1116 tile, not four 1020 tiles); the others share the budget with about equal edges (each rounded down
+    to a valid size of its axis), shrinking by the coarsest pooling grid until the estimate fits (never below
+    the smallest useful tile of an axis). The layout then balances the tiles (see
+    :func:`~napari_tiled_unet.tiling.axis_layout`).
     """
     kind = "gpu" if gpu else "cpu"
     target = _TARGET_EDGE[(kind, config.dims)]
-    covering = [smallest_tile_for_step(config, int(n)) for n in image_shape]
-    floor = min_useful_tile(config)
-    edge = config.nearest_valid_sizes(max(target, floor))[0] or floor
+    covering = [smallest_tile_for_step(config, int(n), a) for a, n in enumerate(image_shape)]
+    floors = min_useful_tiles(config)
+    edge = max(target, *floors)
     while True:
-        shape = tuple(c if c <= edge * _COVER_SLACK else min(edge, c) for c in covering)
-        if tile_bytes(config, shape) <= budget_bytes or edge <= floor:
+        edges = [max(floor, config.nearest_valid_sizes(edge, a)[0] or floor) for a, floor in enumerate(floors)]
+        shape = tuple(c if c <= e * _COVER_SLACK else min(e, c) for c, e in zip(covering, edges))
+        at_floor = all(e <= floor for e, floor in zip(edges, floors))
+        if tile_bytes(config, shape) <= budget_bytes or at_floor:
             if tile_bytes(config, shape) > budget_bytes:
-                shape = tuple(min(edge, c) for c in covering)
+                shape = tuple(min(e, c) for e, c in zip(edges, covering))
             return shape
-        edge -= config.alignment
+        edge -= max(config.alignments)
 
 
 def auto_batch_size(config: UNetConfig, tile_shape: Sequence[int], budget_bytes: int, n_tiles: int,

@@ -3,12 +3,16 @@
 Vocabulary, per spatial axis (all in pixels):
 
 - ``context``: input pixels a tile reads before the first output pixel it keeps. For a valid-padding net
-  with up-convolutions it is the margin ``m``; bilinear upsampling needs ``2**(depth-1)`` more; a
-  same-padding net gets a halo of about the valid margin so that its zero padding stays out of what is kept.
+  with up-convolutions it is the margin ``m`` of the axis; bilinear upsampling needs one pooling cell more;
+  a same-padding net gets a halo of about the valid margin so that its zero padding stays out of what is kept.
 - ``crop``: output pixels of every tile that are thrown away before the kept ones (``context - m``).
-- ``step``: output pixels a tile keeps, a multiple of the pooling grid ``2**(depth-1)``, so every tile
-  origin lies on that grid and every max-pooling sees the same pixel pairs as one pass over the whole image.
-  Abutting raw outputs are *not* enough: a valid output size is ``4 mod 2**(depth-1)`` for depth >= 4.
+- ``step``: output pixels a tile keeps, a multiple of the axis's pooling grid (the product of its pooling
+  factors, ``2**(depth-1)`` for the default net), so every tile origin lies on that grid and every
+  max-pooling sees the same pixel pairs as one pass over the whole image. Abutting raw outputs are *not*
+  enough: a valid output size is ``4 mod 2**(depth-1)`` for depth >= 4.
+
+An anisotropic net (per-axis ``pooling`` and ``kernels``) has its own margin, grid and context on every axis;
+every function here takes the axis (``axis=``) and may omit it only for an isotropic net.
 
 Tile ``k`` reads image coordinates ``[k*step - context, k*step - context + tile)``, mirror-extended
 (numpy ``'reflect'``) outside the image, and writes image coordinates ``[k*step, (k+1)*step)``. The
@@ -120,63 +124,86 @@ class TileLayout:
             )
 
 
-def tile_context(config: UNetConfig) -> int:
-    """Input context per side that a tile needs before its first kept output pixel."""
+def tile_context(config: UNetConfig, axis: int | None = None) -> int:
+    """Input context per side that a tile needs before its first kept output pixel, along ``axis``.
+
+    ``axis`` (0 = slowest spatial axis) may be omitted for an isotropic net; see :func:`tile_contexts`.
+    """
+    a = config.resolve_axis(axis, "tile_context(config)")
     if config.padding == "valid":
-        return config.margin + config.upsample_halo
-    halo = geometry.margin(config.depth)
-    return math.ceil(halo / config.alignment) * config.alignment
+        return config.margins[a] + config.upsample_halos[a]
+    halo = geometry.axis_margin(config.axis_pooling(a), config.axis_kernels(a))
+    return math.ceil(halo / config.alignments[a]) * config.alignments[a]
 
 
-def step_for_tile(config: UNetConfig, tile: int) -> int:
+def tile_contexts(config: UNetConfig) -> tuple[int, ...]:
+    """:func:`tile_context` of every spatial axis."""
+    return tuple(tile_context(config, a) for a in range(config.dims))
+
+
+def step_for_tile(config: UNetConfig, tile: int, axis: int | None = None) -> int:
     """Output pixels a tile of input size ``tile`` may keep so that every tile origin stays aligned."""
-    crop = tile_context(config) - config.margin
-    useful = config.output_size(tile) - 2 * crop
-    return max(0, (useful // config.alignment) * config.alignment)
+    a = config.resolve_axis(axis, "step_for_tile(config, tile)")
+    crop = tile_context(config, a) - config.margins[a]
+    useful = config.output_size(tile, a) - 2 * crop
+    return max(0, (useful // config.alignments[a]) * config.alignments[a])
 
 
-def smallest_tile_for_step(config: UNetConfig, step: int) -> int:
-    """Smallest valid input tile that keeps at least ``step`` output pixels."""
-    crop = tile_context(config) - config.margin
-    tile = config.nearest_valid_sizes(max(1, step + 2 * crop + 2 * config.margin))[1]
-    while step_for_tile(config, tile) < step:
-        tile += config.alignment
+def smallest_tile_for_step(config: UNetConfig, step: int, axis: int | None = None) -> int:
+    """Smallest valid input tile that keeps at least ``step`` output pixels along ``axis``."""
+    a = config.resolve_axis(axis, "smallest_tile_for_step(config, step)")
+    crop = tile_context(config, a) - config.margins[a]
+    tile = config.nearest_valid_sizes(max(1, step + 2 * crop + 2 * config.margins[a]), a)[1]
+    while step_for_tile(config, tile, a) < step:
+        tile += config.alignments[a]
     return tile
 
 
-def min_useful_tile(config: UNetConfig) -> int:
+def min_useful_tile(config: UNetConfig, axis: int | None = None) -> int:
     """Smallest tile worth running: it keeps at least as many pixels as its context (and one pooling cell)."""
-    context = tile_context(config)
-    step = max(config.alignment, math.ceil(context / config.alignment) * config.alignment)
-    return smallest_tile_for_step(config, step)
+    a = config.resolve_axis(axis, "min_useful_tile(config)")
+    context = tile_context(config, a)
+    cell = config.alignments[a]
+    return smallest_tile_for_step(config, max(cell, math.ceil(context / cell) * cell), a)
 
 
-def axis_layout(config: UNetConfig, size: int, wanted_tile: int) -> AxisLayout:
-    """Lay out one axis of an image.
+def min_useful_tiles(config: UNetConfig) -> tuple[int, ...]:
+    """:func:`min_useful_tile` of every spatial axis."""
+    return tuple(min_useful_tile(config, a) for a in range(config.dims))
+
+
+def axis_layout(config: UNetConfig, size: int, wanted_tile: int, axis: int | None = None) -> AxisLayout:
+    """Lay out one axis of an image (``axis`` may be omitted for an isotropic net).
 
     The wanted tile is rounded down to a valid size, grown to the smallest useful tile, and shrunk to the
     smallest tile that covers the whole axis at once. Then the tiles are balanced: with ``n`` tiles needed
     anyway, each is shrunk to the smallest tile that still covers ``size / n`` pixels, so that the last tile
     is not mostly wasted work.
     """
+    a = config.resolve_axis(axis, "axis_layout(config, size, wanted_tile)")
     if size < 1:
         raise ValueError(f"image axis of size {size} cannot be predicted: every axis needs at least 1 pixel")
-    covering = smallest_tile_for_step(config, size)
-    below, above = config.nearest_valid_sizes(max(1, int(wanted_tile)))
+    covering = smallest_tile_for_step(config, size, a)
+    smallest = min_useful_tile(config, a)
+    below, above = config.nearest_valid_sizes(max(1, int(wanted_tile)), a)
     tile = below if below is not None else above
-    tile = min(max(tile, min_useful_tile(config)), covering)
-    n_tiles = math.ceil(size / step_for_tile(config, tile))
-    tile = max(smallest_tile_for_step(config, math.ceil(size / n_tiles)), min(min_useful_tile(config), covering))
-    context = tile_context(config)
-    return AxisLayout(size=size, tile=tile, context=context, crop=context - config.margin,
-                      step=step_for_tile(config, tile))
+    tile = min(max(tile, smallest), covering)
+    n_tiles = math.ceil(size / step_for_tile(config, tile, a))
+    tile = max(smallest_tile_for_step(config, math.ceil(size / n_tiles), a), min(smallest, covering))
+    context = tile_context(config, a)
+    return AxisLayout(size=size, tile=tile, context=context, crop=context - config.margins[a],
+                      step=step_for_tile(config, tile, a))
 
 
 def make_layout(config: UNetConfig, image_shape: Sequence[int], tile_shape: Sequence[int]) -> TileLayout:
-    """Lay out tiles over a spatial image shape, one wanted tile size per axis."""
+    """Lay out tiles over a spatial image shape, one wanted tile size per axis (each with its own geometry)."""
     if len(image_shape) != len(tile_shape):
         raise ValueError(f"tile shape {tuple(tile_shape)} must have one size per image axis {tuple(image_shape)}")
-    return TileLayout(tuple(axis_layout(config, int(n), int(t)) for n, t in zip(image_shape, tile_shape)))
+    if len(image_shape) != config.dims:
+        raise ValueError(f"image shape {tuple(image_shape)} has {len(image_shape)} axes but the model is "
+                         f"{config.dims}D: give {config.dims} sizes")
+    return TileLayout(tuple(axis_layout(config, int(n), int(t), a)
+                            for a, (n, t) in enumerate(zip(image_shape, tile_shape))))
 
 
 def blocks_of(layout: TileLayout, dims: int, block_edge: int | None = None) -> np.ndarray:

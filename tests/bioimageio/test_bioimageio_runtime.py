@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from unet_helpers import ANISO_3D
 
 from napari_tiled_unet.bioimageio import export_bioimageio
 from napari_tiled_unet.bioimageio.rdf import FILES, OUTPUT_ID
@@ -54,8 +55,9 @@ def test_runtime_prediction_equals_ours(package, trained, read_npy):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", [{"depth": 4, "wf": 1, "up_mode": "upsample", "batch_norm": True},
-                                    {"depth": 2, "wf": 1, "dims": 3}, {"depth": 3, "wf": 1, "padding": "same"}],
-                         ids=["depth4-upsample-bn", "3d", "same"])
+                                    {"depth": 2, "wf": 1, "dims": 3}, {"depth": 3, "wf": 1, "padding": "same"},
+                                    {**ANISO_3D, "wf": 1, "up_mode": "upsample", "batch_norm": True}],
+                         ids=["depth4-upsample-bn", "3d", "same", "anisotropic-3d"])
 def test_reference_test_passes_for_other_architectures(config, crafted, read_npy, tmp_path):
     net = crafted(**config)
     package = export_bioimageio(net, tmp_path / "model.zip")

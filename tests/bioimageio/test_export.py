@@ -10,6 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from unet_helpers import ANISO_3D
 
 from napari_tiled_unet.bioimageio import export_bioimageio
 from napari_tiled_unet.bioimageio.rdf import FILES
@@ -89,8 +90,9 @@ def test_test_tensors_are_raw_input_and_our_prediction(package, trained, read_np
 
 @pytest.mark.parametrize("config", [{"depth": 4, "wf": 1}, {"depth": 4, "wf": 1, "up_mode": "upsample"},
                                     {"depth": 2, "wf": 1, "dims": 3}, {"depth": 3, "wf": 1, "padding": "same"},
-                                    {"depth": 3, "wf": 1, "n_classes": 1}],
-                         ids=["depth4", "upsample", "3d", "same", "sigmoid"])
+                                    {"depth": 3, "wf": 1, "n_classes": 1}, {**ANISO_3D, "wf": 1},
+                                    {**ANISO_3D, "wf": 1, "up_mode": "upsample"}],
+                         ids=["depth4", "upsample", "3d", "same", "sigmoid", "anisotropic", "anisotropic-upsample"])
 def test_test_output_equals_one_pass_of_the_net_over_the_normalised_input(config, crafted, read_npy, tmp_path):
     net = crafted(**config)
     cfg = net.config
@@ -99,13 +101,36 @@ def test_test_output_equals_one_pass_of_the_net_over_the_normalised_input(config
     norm = PercentileNormalization.from_dict(net.metadata["normalization"])
     with torch.inference_mode():
         logits = net(torch.from_numpy(norm.apply(raw[0], channel_axis=0))[None])[0].numpy()
-    crop = cfg.upsample_halo
-    if crop:
-        logits = logits[(slice(None),) + (slice(crop, -crop),) * cfg.dims]
+    crops = cfg.upsample_halos
+    logits = logits[(slice(None), *(slice(c, logits.shape[1 + a] - c) for a, c in enumerate(crops)))]
     np.testing.assert_allclose(expected[0], softmax(logits), rtol=0, atol=1e-5)
     rdf = _rdf(package)
-    offsets = {a["size"]["offset"] for a in rdf["outputs"][0]["axes"][2:]}
-    assert offsets == {expected.shape[-1] - raw.shape[-1]} == {-2 * (cfg.margin + crop)}
+    offsets = [a["size"]["offset"] for a in rdf["outputs"][0]["axes"][2:]]
+    assert offsets == [o - i for o, i in zip(expected.shape[2:], raw.shape[2:])]
+    assert offsets == [-2 * (m + c) for m, c in zip(cfg.margins, crops)]
+
+
+def test_anisotropic_package_states_the_geometry_of_every_axis(crafted, tmp_path):
+    net = crafted(**ANISO_3D, wf=1, up_mode="upsample")
+    cfg = net.config
+    package = export_bioimageio(net, tmp_path / "aniso.zip")
+    rdf = _rdf(package)
+    sizes = [a["size"] for a in rdf["inputs"][0]["axes"][2:]]
+    assert [a["id"] for a in rdf["inputs"][0]["axes"][2:]] == ["z", "y", "x"]
+    # the smallest size whose output survives the bilinear crop, in steps of each axis's pooling grid
+    assert sizes == [{"min": 22, "step": 2}, {"min": 52, "step": 4}, {"min": 52, "step": 4}]
+    assert [a["size"]["offset"] for a in rdf["outputs"][0]["axes"][2:]] == [-20, -48, -48]
+    kwargs = rdf["weights"]["pytorch_state_dict"]["architecture"]["kwargs"]
+    assert kwargs["pooling"] == [[1, 2, 2], [2, 2, 2]] and kwargs["kernels"] == [[1, 3, 3], [3, 3, 3], [3, 3, 3]]
+    assert kwargs["output_crop"] == [2, 4, 4]
+    ours = rdf["config"]["napari_tiled_unet"]
+    assert ours["margins"] == [8, 20, 20] and ours["output_crops"] == [2, 4, 4] and "margin" not in ours
+    assert ours["unet"] == cfg.to_dict()
+    assert "pooling per step (z, y, x) 1x2x2 2x2x2" in rdf["config"]["bioimageio"]["architecture_description"]
+    with zipfile.ZipFile(package) as archive:
+        readme = archive.read(FILES["documentation"]).decode()
+    assert "Valid sizes per spatial axis: (z 22 + n x 2, y 52 + n x 4, x 52 + n x 4)." in readme
+    assert "max-pooling factors per step 1x2x2 2x2x2" in readme and "(z 10, y 24, x 24) pixels smaller" in readme
 
 
 def test_cover_and_documentation(package):

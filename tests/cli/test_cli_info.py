@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from unet_helpers import make_net
+from unet_helpers import ANISO_3D, make_net
 
 from napari_tiled_unet import __version__, save_model
 from napari_tiled_unet.cli.main import main
@@ -171,3 +171,42 @@ def test_train_help_works(capsys):
         main(["train", "--help"])
     assert info.value.code == 0
     assert "train" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------- anisotropic
+@pytest.fixture(scope="module")
+def aniso_model(tmp_path_factory):
+    net = make_net(wf=1, **ANISO_3D)
+    return save_model(net, tmp_path_factory.mktemp("aniso") / "aniso.safetensors")
+
+
+def test_info_of_an_anisotropic_model_shows_each_axis(aniso_model, capsys):
+    assert main(["info", str(aniso_model)]) == 0
+    out = capsys.readouterr().out
+    assert ("anisotropic geometry per axis (Z, Y, X): pooling per step 1x2x2 2x2x2; "
+            "kernels per level 1x3x3 3x3x3 3x3x3") in out
+    assert "margin (Z, Y, X): 8 px, 20 px, 20 px per side" in out
+    assert "valid input sizes along Z: 18 + k*2 -> e.g. 18->2, 20->4" in out
+    assert "valid input sizes along Y: 44 + k*4 -> e.g. 44->4, 48->8" in out
+
+
+def test_info_json_of_an_anisotropic_model(aniso_model, capsys):
+    assert main(["info", str(aniso_model), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    geometry = info["geometry"]
+    assert geometry["isotropic"] is False and "margin" not in geometry
+    assert info["config"]["pooling"] == [[1, 2, 2], [2, 2, 2]]
+    z, y, x = geometry["axes"]
+    assert (z["axis"], z["pooling"], z["kernels"], z["margin"], z["alignment"]) == ("Z", [1, 2], [1, 3, 3], 8, 2)
+    assert {**y, "axis": "X"} == x and y["margin"] == 20 and y["alignment"] == 4
+    for axis in geometry["axes"]:
+        sizes = axis["valid_input_sizes"]
+        assert all(b - a == axis["alignment"] for a, b in itertools.pairwise(sizes))
+        assert axis["output_sizes"] == [s - 2 * axis["margin"] for s in sizes]
+
+
+def test_info_json_of_an_isotropic_model_has_per_axis_entries_too(model, capsys):
+    assert main(["info", str(model), "--json"]) == 0
+    geometry = json.loads(capsys.readouterr().out)["geometry"]
+    assert geometry["isotropic"] is True and len(geometry["axes"]) == 2
+    assert all(a["margin"] == geometry["margin"] and a["pooling"] == [2, 2] for a in geometry["axes"])

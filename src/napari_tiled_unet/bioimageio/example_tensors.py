@@ -70,14 +70,14 @@ def source_image(net: UNet, image: Any | None) -> np.ndarray:
     return data
 
 
-def _region(image: np.ndarray, size: int, lead: int) -> tuple[np.ndarray, list[int]]:
+def _region(image: np.ndarray, sizes: tuple[int, ...], leads: tuple[int, ...]) -> tuple[np.ndarray, list[int]]:
     """Cut ``lead + size`` pixels per spatial axis around the centre, mirror-extending a too small image."""
-    need = size + lead
-    pads = [(0, 0)] + [(0, max(0, need - s)) for s in image.shape[1:]]
+    need = [size + lead for size, lead in zip(sizes, leads)]
+    pads = [(0, 0)] + [(0, max(0, n - s)) for n, s in zip(need, image.shape[1:])]
     if any(p[1] for p in pads):
         image = np.pad(image, pads, mode="symmetric")
-    starts = [(s - need) // 2 for s in image.shape[1:]]
-    box = (slice(None),) + tuple(slice(s, s + need) for s in starts)
+    starts = [(s - n) // 2 for n, s in zip(need, image.shape[1:])]
+    box = (slice(None),) + tuple(slice(s, s + n) for s, n in zip(starts, need))
     return image[box], starts
 
 
@@ -95,23 +95,25 @@ def make_test_tensors(net: UNet, geometry: ExportGeometry, image: Any | None = N
 
     """
     cfg = net.config
-    size = geometry.test_size(TEST_TARGET[cfg.dims])
+    sizes = geometry.test_shape(TEST_TARGET[cfg.dims])
     source = source_image(net, image)
     normalizer = normalizer_of(net)
     if normalizer is None:
         raise ValueError("the model has no normalisation in its metadata: train it with napari-tiled-unet first")
-    lead = (-geometry.context) % geometry.step if cfg.padding == "valid" else 0
-    region, _ = _region(source, size, lead)
-    crop = np.ascontiguousarray(region[(slice(None),) + (slice(lead, None),) * cfg.dims])
+    # the crop starts on the pooling grid of the tiles predicted over the region (per axis)
+    leads = tuple((-c) % step if cfg.padding == "valid" else 0 for c, step in zip(geometry.contexts, geometry.steps))
+    region, _ = _region(source, sizes, leads)
+    after_lead = (slice(None),) + tuple(slice(lead, None) for lead in leads)
+    crop = np.ascontiguousarray(region[after_lead])
     stats = normalizer.compute_stats(crop, channel_axis=0)
     normalized = normalizer.apply(region, channel_axis=0, stats=stats)
     if cfg.padding == "valid":
         logits = predict_tiled(net, normalized, batch_size=1)
-        keep = slice(lead + geometry.context, lead + size - geometry.context)
-        logits = logits[(slice(None),) + (keep,) * cfg.dims]
+        keep = tuple(slice(lead + c, lead + size - c) for lead, c, size in zip(leads, geometry.contexts, sizes))
+        logits = logits[(slice(None), *keep)]
     else:
         with torch.inference_mode():
             logits = net(torch.from_numpy(np.ascontiguousarray(normalized))[None])[0].float().numpy()
     expected = softmax(np.ascontiguousarray(logits, dtype=np.float32))
     return TestTensors(raw=crop[None].astype(np.float32), expected=expected[None].astype(np.float32),
-                       normalized=normalized[(slice(None),) + (slice(lead, None),) * cfg.dims])
+                       normalized=normalized[after_lead])

@@ -81,9 +81,31 @@ def class_names(net: UNet) -> list[str]:
 
 
 def architecture_kwargs(net: UNet, geometry: ExportGeometry) -> dict[str, Any]:
-    """Keyword arguments of the standalone architecture for ``net``."""
-    return {**net.config.to_dict(), "output_crop": geometry.output_crop,
+    """Keyword arguments of the standalone architecture for ``net`` (per-axis crops for an anisotropic net)."""
+    crops = geometry.output_crops
+    return {**net.config.to_dict(), "output_crop": crops[0] if len(set(crops)) == 1 else list(crops),
             "final_activation": "softmax" if net.config.n_classes > 1 else "sigmoid"}
+
+
+def sizes_in_words(geometry: ExportGeometry, dims: int) -> str:
+    """Valid input sizes as ``"44 + n*4"``, or per axis (``"z: 20 + n*2, y: 44 + n*4, ..."``) when they differ."""
+    per_axis = [f"{low} + n*{step}" for low, step in zip(geometry.min_sizes, geometry.steps)]
+    if len(set(per_axis)) == 1:
+        return per_axis[0]
+    return ", ".join(f"{a}: {text}" for a, text in zip(spatial_ids(dims), per_axis))
+
+
+def architecture_in_words(net: UNet) -> str:
+    """The U-Net in one line: depth, width, padding, up mode, batch norm and per-axis pooling and kernels."""
+    cfg = net.config
+    text = (f"U-Net, depth {cfg.depth}, {2 ** cfg.wf} filters at the first level, {cfg.padding} padding, "
+            f"{cfg.up_mode}{', batch norm' if cfg.batch_norm else ''}")
+    if cfg.pooling is not None:
+        text += ", pooling per step (" + ", ".join(spatial_ids(cfg.dims)) + ") " + " ".join(
+            "x".join(map(str, step)) for step in cfg.pooling)
+    if cfg.kernels is not None:
+        text += ", kernels per level " + " ".join("x".join(map(str, level)) for level in cfg.kernels)
+    return text
 
 
 def _file(name: str, sha256: Mapping[str, str]) -> dict[str, str]:
@@ -104,15 +126,15 @@ def normalized_axes(norm: PercentileNormalization, dims: int) -> list[str]:
 def _input(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> dict[str, Any]:
     cfg = net.config
     norm = PercentileNormalization.from_dict(net.metadata["normalization"])
-    size = {"min": geometry.min_size, "step": geometry.step}
     axes: list[dict[str, Any]] = [
         {"type": "batch"},
         {"type": "channel", "channel_names": [f"channel{i}" for i in range(cfg.in_channels)]},
     ]
-    axes += [{"type": "space", "id": a, "size": dict(size)} for a in spatial_ids(cfg.dims)]
+    axes += [{"type": "space", "id": a, "size": {"min": low, "step": step}}
+             for a, low, step in zip(spatial_ids(cfg.dims), geometry.min_sizes, geometry.steps)]
     return {
         "id": INPUT_ID,
-        "description": f"raw image, any intensity range; spatial sizes {geometry.min_size} + n*{geometry.step}",
+        "description": f"raw image, any intensity range; spatial sizes {sizes_in_words(geometry, cfg.dims)}",
         "axes": axes,
         "test_tensor": _file(FILES["test_input"], sha256),
         "sample_tensor": _file(FILES["sample_input"], sha256),
@@ -129,16 +151,19 @@ def _input(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> di
 
 def _output(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> dict[str, Any]:
     axes: list[dict[str, Any]] = [{"type": "batch"}, {"type": "channel", "channel_names": class_names(net)}]
-    for a in spatial_ids(net.config.dims):
+    for a, offset, halo in zip(spatial_ids(net.config.dims), geometry.offsets, geometry.halos):
         axis: dict[str, Any] = {"type": "space", "id": a,
-                                "size": {"tensor_id": INPUT_ID, "axis_id": a, "offset": geometry.offset}}
-        if geometry.halo:
-            axis["halo"] = geometry.halo
+                                "size": {"tensor_id": INPUT_ID, "axis_id": a, "offset": offset}}
+        if halo:
+            axis["halo"] = halo
         axes.append(axis)
     kind = "softmax" if net.config.n_classes > 1 else "sigmoid"
+    shrink = [-offset // 2 for offset in geometry.offsets]
+    smaller = (f"{shrink[0]} px" if len(set(shrink)) == 1 else
+               " ".join(f"{a}: {s} px" for a, s in zip(spatial_ids(net.config.dims), shrink)))
     return {
         "id": OUTPUT_ID,
-        "description": f"class probabilities ({kind} inside the network), {-geometry.offset // 2} px smaller per side",
+        "description": f"class probabilities ({kind} inside the network), {smaller} smaller per side",
         "axes": axes,
         "test_tensor": _file(FILES["test_output"], sha256),
         "sample_tensor": _file(FILES["sample_output"], sha256),
@@ -221,9 +246,7 @@ def build_rdf(net: UNet, geometry: ExportGeometry, info: PackageInfo, sha256: Ma
         "config": {
             "bioimageio": {
                 "architecture_type": f"U-Net {cfg.dims}D ({cfg.padding})",
-                "architecture_description": f"U-Net, depth {cfg.depth}, {2 ** cfg.wf} filters at the first level, "
-                                            f"{cfg.padding} padding, {cfg.up_mode}"
-                                            f"{', batch norm' if cfg.batch_norm else ''}",
+                "architecture_description": architecture_in_words(net),
                 "task": "segmentation",
                 "model_parameter_count": int(n_params),
                 "training": _training(meta.get("training") or {}),
@@ -236,8 +259,9 @@ def build_rdf(net: UNet, geometry: ExportGeometry, info: PackageInfo, sha256: Ma
                 "class_names": list(meta.get("class_names") or []),
                 "label_values": list(meta.get("label_values") or []),
                 "normalization": dict(meta["normalization"]),
-                "margin": cfg.margin,
-                "output_crop": geometry.output_crop,
+                **({"margin": cfg.margin, "output_crop": geometry.output_crops[0]} if cfg.isotropic else {}),
+                "margins": list(cfg.margins),
+                "output_crops": list(geometry.output_crops),
                 "training": meta.get("training") or {},
             },
         },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from napari_tiled_unet._version import __version__
@@ -51,6 +51,13 @@ def _validation_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _per_axis(values: Sequence[Any], dims: int) -> str:
+    """One value when every spatial axis has it, else ``"(z 20, y 44, x 44)"``."""
+    if len(set(values)) == 1:
+        return str(values[0])
+    return "(" + ", ".join(f"{a} {v}" for a, v in zip(spatial_ids(dims), values)) + ")"
+
+
 def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
     """The Markdown documentation of the package (it has the '## Validation' section bioimage.io asks for)."""
     cfg = net.config
@@ -58,34 +65,44 @@ def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
     norm = meta["normalization"]
     labels = meta.get("label_values") or list(range(cfg.n_classes))
     axes = ", ".join(spatial_ids(cfg.dims))
-    shrink = -geometry.offset // 2
+    shrinks = [-offset // 2 for offset in geometry.offsets]
+    shrink = _per_axis(shrinks, cfg.dims)
+    step = _per_axis(geometry.steps, cfg.dims)
+    sizes = _per_axis([f"{low} + n x {s}" for low, s in zip(geometry.min_sizes, geometry.steps)], cfg.dims)
     classes = ["| output channel | class | label value written by napari-tiled-unet |", "|---|---|---|"]
     classes += [f"| {i} | {n} | {labels[i] if i < len(labels) else i} |" for i, n in enumerate(class_names(net))]
     task = ("instance segmentation: the classes are background, object interior and object boundary; "
             "napari-tiled-unet separates touching objects from them" if meta.get("task") == "instances"
             else "semantic segmentation: the most probable class per pixel")
+    per_axis = ""
+    if cfg.pooling is not None or cfg.kernels is not None:
+        per_axis = (f" Per-axis architecture for anisotropic voxels ({axes}): max-pooling factors per step "
+                    + " ".join("x".join(map(str, p)) for p in cfg.pool_factors) + "; convolution kernels per level "
+                    + " ".join("x".join(map(str, k)) for k in cfg.kernel_sizes) + ".")
     lines = [
         f"# {info.name}", "", info.description, "",
         "## Model", "",
         f"A {cfg.dims}D U-Net (Ronneberger et al. 2015) trained and exported with napari-tiled-unet {__version__}: "
         f"depth {cfg.depth}, {2 ** cfg.wf} filters at the first level, {cfg.padding} convolutions, "
-        f"{cfg.up_mode}{', batch normalisation' if cfg.batch_norm else ''}. Task: {task}.", "",
+        f"{cfg.up_mode}{', batch normalisation' if cfg.batch_norm else ''}. Task: {task}.{per_axis}", "",
         *classes, "",
         "## Input", "",
         f"Axes batch, channel ({cfg.in_channels}), {axes}; float32, any intensity range. Preprocessing (done by "
         f"the bioimage.io runtime, `scale_range`): per image and channel, the {norm['low']} percentile maps to 0 "
         f"and the {norm['high']} percentile to 1, without clipping.", "",
-        f"Valid sizes per spatial axis: {geometry.min_size} + n x {geometry.step}.", "",
+        f"Valid sizes per spatial axis: {sizes}.", "",
         "## Output", "",
         f"Class probabilities ({'softmax' if cfg.n_classes > 1 else 'sigmoid'} inside the network), "
         f"{shrink} pixels smaller than the input on every side of every spatial axis"
-        + (f" ({cfg.margin} lost by the valid convolutions, {geometry.output_crop} cropped where bilinear "
-           "upsampling is not exact)" if geometry.output_crop else "") + ". "
+        + (f" ({_per_axis(cfg.margins, cfg.dims)} lost by the valid convolutions, "
+           f"{_per_axis(geometry.output_crops, cfg.dims)} cropped where bilinear upsampling is not exact)"
+           if any(geometry.output_crops) else "") + ". "
         + (f"To segment a whole image, mirror-pad it by {shrink} pixels per side (numpy 'reflect'; a little more "
            "on the far side to reach a valid size) and crop the output to the image, or tile it with tiles that "
-           f"read {shrink} pixels of context and whose origins are a multiple of {geometry.step} apart: the results "
-           "then stitch exactly. napari-tiled-unet does this for you." if shrink else
-           f"Same-padding network: discard {geometry.halo} output pixels at the inner edges of tiles."), "",
+           f"read {shrink} pixels of context and whose origins are a multiple of {step} apart: the results "
+           "then stitch exactly. napari-tiled-unet does this for you." if cfg.padding == "valid" else
+           f"Same-padding network: discard {_per_axis(geometry.halos, cfg.dims)} output pixels at the inner edges "
+           "of tiles."), "",
         "## Use it in napari-tiled-unet", "",
         "Open this .zip in the Predict widget, or `napari-tiled-unet predict model.zip image.tif --out labels.tif`, "
         "or `napari_tiled_unet.load_model('model.zip')`: the package holds the napari-tiled-unet model file "

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from napari_tiled_unet.builtin_models import resolve_model
+from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.per_axis import axis_names
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 
 
@@ -18,28 +20,46 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _axis_geometry(cfg: UNetConfig, axis: int) -> dict:
+    """The geometry of one spatial axis: pooling, kernels, margin, context, valid sizes and tiles."""
+    valid = [cfg.min_input_sizes[axis] + k * cfg.alignments[axis] for k in range(6)]
+    tile = min_useful_tile(cfg, axis)
+    return {
+        "axis": axis_names(cfg.dims)[axis],
+        "pooling": list(cfg.axis_pooling(axis)),
+        "kernels": list(cfg.axis_kernels(axis)),
+        "margin": cfg.margins[axis],
+        "tile_context": tile_context(cfg, axis),
+        "alignment": cfg.alignments[axis],
+        "min_input_size": cfg.min_input_sizes[axis],
+        "valid_input_sizes": valid,
+        "output_sizes": [cfg.output_size(v, axis) for v in valid],
+        "smallest_useful_tile": tile,
+        "step_of_smallest_useful_tile": step_for_tile(cfg, tile, axis),
+    }
+
+
 def describe(path: str) -> dict:
-    """Everything ``info`` prints, as a dictionary."""
+    """Everything ``info`` prints, as a dictionary.
+
+    ``geometry`` has one entry per spatial axis under ``axes``; an isotropic net (the same geometry on every
+    axis) also has that geometry's values at the top level (``margin``, ``valid_input_sizes``...).
+    """
     net = load_model(resolve_model(path))
     cfg = net.config
-    valid = [cfg.min_input_size + k * cfg.alignment for k in range(6)]
-    tile = min_useful_tile(cfg)
+    axes = [_axis_geometry(cfg, a) for a in range(cfg.dims)]
+    common = {k: v for k, v in axes[0].items() if k not in ("axis", "pooling", "kernels")} if cfg.isotropic else {}
     return {
         "file": str(path),
         "config": cfg.to_dict(),
         "parameters": sum(p.numel() for p in net.parameters()),
-        "geometry": {
-            "margin": cfg.margin,
-            "tile_context": tile_context(cfg),
-            "alignment": cfg.alignment,
-            "min_input_size": cfg.min_input_size,
-            "valid_input_sizes": valid,
-            "output_sizes": [cfg.output_size(v) for v in valid],
-            "smallest_useful_tile": tile,
-            "step_of_smallest_useful_tile": step_for_tile(cfg, tile),
-        },
+        "geometry": {**common, "isotropic": cfg.isotropic, "axes": axes},
         "metadata": net.metadata,
     }
+
+
+def _joined(axes: list[dict], key: str, unit: str = "") -> str:
+    return ", ".join(f"{a[key]}{unit}" for a in axes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,9 +71,22 @@ def run(args: argparse.Namespace) -> int:
     cfg, geo, meta = info["config"], info["geometry"], info["metadata"]
     print(f"model: {info['file']}")
     print("architecture: " + ", ".join(f"{k}={v}" for k, v in cfg.items()) + f" ({info['parameters']:,} parameters)")
-    print(f"margin: {geo['margin']} px per side; tiles read {geo['tile_context']} px of context per side")
-    print(f"valid input sizes: {geo['min_input_size']} + k*{geo['alignment']} -> e.g. "
-          + ", ".join(f"{i}->{o}" for i, o in zip(geo["valid_input_sizes"], geo["output_sizes"])))
+    if geo["isotropic"]:
+        print(f"margin: {geo['margin']} px per side; tiles read {geo['tile_context']} px of context per side")
+        print(f"valid input sizes: {geo['min_input_size']} + k*{geo['alignment']} -> e.g. "
+              + ", ".join(f"{i}->{o}" for i, o in zip(geo["valid_input_sizes"], geo["output_sizes"])))
+    else:
+        axes = geo["axes"]
+        names = ", ".join(a["axis"] for a in axes)
+        print(f"anisotropic geometry per axis ({names}): pooling per step "
+              + " ".join("x".join(str(a["pooling"][s]) for a in axes) for s in range(len(axes[0]["pooling"])))
+              + "; kernels per level "
+              + " ".join("x".join(str(a["kernels"][lv]) for a in axes) for lv in range(len(axes[0]["kernels"]))))
+        print(f"margin ({names}): {_joined(axes, 'margin', ' px')} per side; tiles read "
+              f"{_joined(axes, 'tile_context', ' px')} of context per side")
+        for a in axes:
+            print(f"valid input sizes along {a['axis']}: {a['min_input_size']} + k*{a['alignment']} -> e.g. "
+                  + ", ".join(f"{i}->{o}" for i, o in zip(a["valid_input_sizes"], a["output_sizes"])))
     print(f"task: {meta.get('task') or 'none (untrained)'}; classes: {meta.get('class_names') or cfg['n_classes']}")
     if meta.get("label_values"):
         print(f"label values per class: {meta['label_values']}")

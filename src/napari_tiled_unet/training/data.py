@@ -265,9 +265,9 @@ def separate_pieces(objects: np.ndarray) -> np.ndarray:
 def patch_shape(unet: UNetConfig, wanted: int, spatial_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
     """A valid input patch: ``wanted`` rounded down per axis, no larger than needed to cover the largest image."""
     largest = [max(shape[axis] for shape in spatial_shapes) for axis in range(unet.dims)]
-    below, above = unet.nearest_valid_sizes(wanted)
-    edge = below if below is not None else above
-    return tuple(min(edge, smallest_tile_for_step(unet, n)) for n in largest)
+    edges = [below if below is not None else above
+             for below, above in (unet.nearest_valid_sizes(wanted, axis) for axis in range(unet.dims))]
+    return tuple(min(edge, smallest_tile_for_step(unet, n, axis)) for axis, (edge, n) in enumerate(zip(edges, largest)))
 
 
 class PatchSampler:
@@ -278,7 +278,7 @@ class PatchSampler:
     data : TrainingData
         The prepared images.
     unet : UNetConfig
-        The architecture (its margin decides the output crop).
+        The architecture (its margins, per axis, decide the output crop).
     patch : tuple of int
         Input patch shape.
     augmentation : AugmentationConfig
@@ -294,7 +294,7 @@ class PatchSampler:
                  augmentation: AugmentationConfig, rng: np.random.Generator, annotated_share: float) -> None:
         self.data = data
         self.patch = patch
-        self.margin = unet.margin
+        self.margins = unet.margins
         self.output = unet.output_shape(patch)
         self.augmentation = augmentation
         self.rng = rng
@@ -317,12 +317,12 @@ class PatchSampler:
         centre = self._centre(item)
         jitter = np.array([self.rng.integers(-(o // 4), o // 4 + 1) for o in self.output])
         out_start = centre - np.array(self.output) // 2 + jitter
-        in_start = tuple(int(s) - self.margin for s in out_start)
+        in_start = tuple(int(s) - m for s, m in zip(out_start, self.margins))
         image = read_tile(item.image, in_start, self.patch)
         targets = read_tile(item.targets[None], in_start, self.patch)[0]
         maps = item.weights[None] if item.distance is None else np.stack([item.weights, item.distance])
         maps = read_tile(maps, in_start, self.patch)
-        out_slices = tuple(slice(self.margin, self.margin + o) for o in self.output)
+        out_slices = tuple(slice(m, m + o) for m, o in zip(self.margins, self.output))
         image, targets, maps = augment(image, targets, maps, self.rng, self.augmentation, out_slices=out_slices)
         return image, targets, maps
 

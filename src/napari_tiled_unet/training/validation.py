@@ -17,7 +17,7 @@ from napari_tiled_unet.class_outputs import softmax
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.predict import predict_tiled
-from napari_tiled_unet.tiling import tile_context
+from napari_tiled_unet.tiling import tile_contexts
 from napari_tiled_unet.training.data import TrainingData, TrainingImage
 from napari_tiled_unet.training.labels import IGNORE
 from napari_tiled_unet.training.losses import weighted_cross_entropy
@@ -27,11 +27,10 @@ from napari_tiled_unet.training.threshold_tuning import InstanceBlock, tune_inst
 
 def _block_logits(net: UNet, item: TrainingImage, val_slices: tuple[slice, ...]) -> np.ndarray:
     """Logits of the held-back block, predicted with real image context around it where there is some."""
-    context = tile_context(net.config)
     shape = item.spatial_shape
     outer = []
     inner = []
-    for s, n in zip(val_slices, shape):
+    for s, n, context in zip(val_slices, shape, tile_contexts(net.config)):
         start, stop = s.start or 0, n if s.stop is None else s.stop
         lo, hi = max(0, start - context), min(n, stop + context)
         outer.append(slice(lo, hi))
