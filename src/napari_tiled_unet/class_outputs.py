@@ -47,3 +47,12 @@ def probabilities_of(net: UNet, logits: np.ndarray) -> np.ndarray:
 def labels_dtype_of(net: UNet) -> np.dtype:
     """The dtype :func:`labels_of` returns for ``net``."""
     return label_dtype(int(class_to_label(net).max()))
+
+
+def activated_outputs(net: UNet, logits: np.ndarray) -> np.ndarray:
+    """Every output channel as a model package returns it: class probabilities, then sigmoids of regression maps."""
+    probs = probabilities_of(net, logits)
+    extra = np.asarray(logits[probs.shape[0]:], dtype=np.float32)
+    if extra.shape[0] == 0:
+        return probs
+    return np.concatenate([probs, 1.0 / (1.0 + np.exp(-extra))]).astype(np.float32, copy=False)

@@ -50,7 +50,8 @@ def test_description_fields(package, trained):
     assert {"nuclei", "2d", "unet", "instance-segmentation"} <= set(rdf["tags"])
     state_dict = rdf["weights"]["pytorch_state_dict"]
     assert state_dict["architecture"]["callable"] == "StandaloneUNet"
-    assert state_dict["architecture"]["kwargs"] == {**cfg.to_dict(), "output_crop": 0, "final_activation": "softmax"}
+    assert state_dict["architecture"]["kwargs"] == {**cfg.to_dict(), "output_crop": 0, "final_activation": "softmax",
+                                                    "softmax_channels": 3}
     assert state_dict["pytorch_version"] == torch.__version__.split("+")[0]
     assert rdf["weights"]["torchscript"]["parent"] == "pytorch_state_dict"
     ours = rdf["config"]["napari_tiled_unet"]
@@ -66,7 +67,7 @@ def test_geometry_and_preprocessing_describe_the_valid_network(package, trained)
     for axis, out_axis, name in zip(raw["axes"][2:], probs["axes"][2:], "yx"):
         assert axis == {"type": "space", "id": name, "size": {"min": cfg.min_input_size, "step": 2 ** (cfg.depth - 1)}}
         assert out_axis["size"] == {"tensor_id": "raw", "axis_id": name, "offset": -2 * cfg.margin}
-    assert probs["axes"][1]["channel_names"] == trained.metadata["class_names"]
+    assert probs["axes"][1]["channel_names"] == [*trained.metadata["class_names"], "centre_distance"]
     norm = trained.metadata["normalization"]
     scale = [p for p in raw["preprocessing"] if p["id"] == "scale_range"]
     assert scale == [{"id": "scale_range", "kwargs": {"axes": ["batch", "y", "x"], "min_percentile": norm["low"],
@@ -85,7 +86,8 @@ def test_test_tensors_are_raw_input_and_our_prediction(package, trained, read_np
     assert cfg.margin % cfg.alignment == 0  # depth 3: a crop's own tiles share the pooling grid
     probs, _ = predict_image(trained, raw[0], axes="CYX", output="probabilities")
     m = cfg.margin
-    np.testing.assert_allclose(expected[0], probs[:, m:-m, m:-m], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(expected[0, :3], probs[:, m:-m, m:-m], rtol=0, atol=1e-6)
+    assert 0 <= expected[0, 3].min() and expected[0, 3].max() <= 1  # the centre distance, a sigmoid
 
 
 @pytest.mark.parametrize("config", [{"depth": 4, "wf": 1}, {"depth": 4, "wf": 1, "up_mode": "upsample"},

@@ -26,6 +26,6 @@ def test_a_stack_as_a_batch_is_normalised_like_our_whole_stack(package, trained)
     tensor = Tensor(stack[:, None], dims=("batch", "channel", "y", "x"))
     sample = Sample(members={descr.inputs[0].id: tensor}, stat={}, id="stack")
     theirs = predict(model=pipeline, inputs=sample).members[OUTPUT_ID].data.to_numpy()
-    np.testing.assert_allclose(theirs, ours[:, :, m:-m, m:-m], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(theirs[:, :3], ours[:, :, m:-m, m:-m], rtol=0, atol=1e-4)
     # and the two planes really were normalised together: the dim plane predicts differently
     assert np.abs(ours[0] - ours[1]).max() > 1e-3

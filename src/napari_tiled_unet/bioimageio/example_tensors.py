@@ -19,7 +19,8 @@ import torch
 
 from napari_tiled_unet import samples
 from napari_tiled_unet.bioimageio.export_geometry import ExportGeometry
-from napari_tiled_unet.inference import normalizer_of, softmax
+from napari_tiled_unet.class_outputs import activated_outputs
+from napari_tiled_unet.inference import normalizer_of
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.predict import predict_tiled
 
@@ -114,6 +115,6 @@ def make_test_tensors(net: UNet, geometry: ExportGeometry, image: Any | None = N
     else:
         with torch.inference_mode():
             logits = net(torch.from_numpy(np.ascontiguousarray(normalized))[None])[0].float().numpy()
-    expected = softmax(np.ascontiguousarray(logits, dtype=np.float32))
+    expected = activated_outputs(net, np.ascontiguousarray(logits, dtype=np.float32))
     return TestTensors(raw=crop[None].astype(np.float32), expected=expected[None].astype(np.float32),
                        normalized=normalized[after_lead])

@@ -16,6 +16,7 @@ import torch
 from napari_tiled_unet._version import __version__
 from napari_tiled_unet.bioimageio.export_geometry import ExportGeometry
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_meta import n_class_channels, regression_channels
 from napari_tiled_unet.normalization import EPS, PercentileNormalization
 
 #: bioimage.io model format written. Newer bioimage.io libraries read any 0.5.x and update it.
@@ -72,19 +73,24 @@ def spatial_ids(dims: int) -> list[str]:
 
 
 def class_names(net: UNet) -> list[str]:
-    """Output channel names: the model's class names when they are complete and unique, else ``class0``..."""
-    count = net.config.n_classes
+    """Output channel names: the class names (when complete and unique, else ``class0``...), then the regression maps.
+
+    bioimage.io identifiers allow letters, digits and ``_``: an instance model's "centre distance" becomes
+    ``centre_distance``.
+    """
+    count = n_class_channels(net)
     given = [str(v).strip() for v in net.metadata.get("class_names") or []]
-    if len(given) == count and all(given) and len(set(given)) == count:
-        return given
-    return [f"class{i}" for i in range(count)]
+    names = given if len(given) == count and all(given) and len(set(given)) == count else [
+        f"class{i}" for i in range(count)]
+    return names + [name.replace(" ", "_") for name in regression_channels(net)]
 
 
 def architecture_kwargs(net: UNet, geometry: ExportGeometry) -> dict[str, Any]:
     """Keyword arguments of the standalone architecture for ``net`` (per-axis crops for an anisotropic net)."""
     crops = geometry.output_crops
     return {**net.config.to_dict(), "output_crop": crops[0] if len(set(crops)) == 1 else list(crops),
-            "final_activation": "softmax" if net.config.n_classes > 1 else "sigmoid"}
+            "final_activation": "softmax" if net.config.n_classes > 1 else "sigmoid",
+            "softmax_channels": n_class_channels(net) if regression_channels(net) else -1}
 
 
 def sizes_in_words(geometry: ExportGeometry, dims: int) -> str:
@@ -158,6 +164,8 @@ def _output(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> d
             axis["halo"] = halo
         axes.append(axis)
     kind = "softmax" if net.config.n_classes > 1 else "sigmoid"
+    if regression_channels(net):
+        kind += " over the classes; sigmoid of " + ", ".join(regression_channels(net))
     shrink = [-offset // 2 for offset in geometry.offsets]
     smaller = (f"{shrink[0]} px" if len(set(shrink)) == 1 else
                " ".join(f"{a}: {s} px" for a, s in zip(spatial_ids(net.config.dims), shrink)))

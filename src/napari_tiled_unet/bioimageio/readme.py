@@ -9,6 +9,7 @@ from napari_tiled_unet._version import __version__
 from napari_tiled_unet.bioimageio.export_geometry import ExportGeometry
 from napari_tiled_unet.bioimageio.rdf import UNET_CITATION, PackageInfo, class_names, spatial_ids
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_meta import label_values, regression_channels
 
 
 def _training_lines(summary: Mapping[str, Any]) -> list[str]:
@@ -63,16 +64,20 @@ def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
     cfg = net.config
     meta = net.metadata
     norm = meta["normalization"]
-    labels = meta.get("label_values") or list(range(cfg.n_classes))
+    labels = label_values(net)
     axes = ", ".join(spatial_ids(cfg.dims))
     shrinks = [-offset // 2 for offset in geometry.offsets]
     shrink = _per_axis(shrinks, cfg.dims)
     step = _per_axis(geometry.steps, cfg.dims)
     sizes = _per_axis([f"{low} + n x {s}" for low, s in zip(geometry.min_sizes, geometry.steps)], cfg.dims)
     classes = ["| output channel | class | label value written by napari-tiled-unet |", "|---|---|---|"]
-    classes += [f"| {i} | {n} | {labels[i] if i < len(labels) else i} |" for i, n in enumerate(class_names(net))]
-    task = ("instance segmentation: the classes are background, object interior and object boundary; "
-            "napari-tiled-unet separates touching objects from them" if meta.get("task") == "instances"
+    names = class_names(net)
+    classes += [f"| {i} | {n} | {labels[i] if i < len(labels) else i} |" for i, n in enumerate(names[:len(labels)])]
+    classes += [f"| {len(labels) + i} | {n} (sigmoid, 1 at object centres) | - |"
+                for i, n in enumerate(regression_channels(net))]
+    task = ("instance segmentation: the classes are background, object interior and object boundary, and a "
+            "centre distance (1 at every object's centre, low where objects touch); napari-tiled-unet separates "
+            "touching objects by a seeded watershed on them" if meta.get("task") == "instances"
             else "semantic segmentation: the most probable class per pixel")
     per_axis = ""
     if cfg.pooling is not None or cfg.kernels is not None:
@@ -89,7 +94,8 @@ def readme_text(net: UNet, geometry: ExportGeometry, info: PackageInfo) -> str:
         "## Input", "",
         f"Axes batch, channel ({cfg.in_channels}), {axes}; float32, any intensity range. Preprocessing (done by "
         f"the bioimage.io runtime, `scale_range`): per image and channel, the {norm['low']} percentile maps to 0 "
-        f"and the {norm['high']} percentile to 1, without clipping.", "",
+        f"and the {norm['high']} percentile to 1, without clipping; the planes of a stack given as one batch are "
+        "normalised together (napari-tiled-unet normalises with the statistics of the whole image).", "",
         f"Valid sizes per spatial axis: {sizes}.", "",
         "## Output", "",
         f"Class probabilities ({'softmax' if cfg.n_classes > 1 else 'sigmoid'} inside the network), "

@@ -8,7 +8,9 @@ only here, for the exported model:
 
 - ``output_crop``: output pixels removed from every side of every spatial axis, or one number per spatial
   axis (a bilinear-upsampling net needs one pooling cell of them to be exact; 0 otherwise);
-- ``final_activation``: "softmax" over the class axis, "sigmoid" for one class, or "none" for logits.
+- ``final_activation``: "softmax" over the class axis, "sigmoid" for one class, or "none" for logits;
+- ``softmax_channels``: with "softmax", only the first this many channels are classes (softmax); the channels
+  after them are regression maps, squashed by a sigmoid (an instance model's centre distance). -1: all.
 
 The module is TorchScript-compatible (``torch.jit.script``). U-Net: Ronneberger, Fischer, Brox (2015),
 doi 10.1007/978-3-319-24574-4_28.
@@ -121,6 +123,8 @@ class StandaloneUNet(nn.Module):
         Output pixels removed from each side of every spatial axis, or one number per spatial axis.
     final_activation : {"softmax", "sigmoid", "none"}
         Applied over the class axis.
+    softmax_channels : int
+        With "softmax": the number of leading class channels (-1: all); the rest get a sigmoid.
 
     """
 
@@ -131,7 +135,7 @@ class StandaloneUNet(nn.Module):
     def __init__(self, in_channels: int = 1, n_classes: int = 2, depth: int = 4, wf: int = 4,
                  padding: str = "valid", batch_norm: bool = False, up_mode: str = "upconv", dims: int = 2,
                  dropout: float = 0.0, output_crop=0, final_activation: str = "softmax", pooling=None,
-                 kernels=None) -> None:
+                 kernels=None, softmax_channels: int = -1) -> None:
         super().__init__()
         if dims not in (2, 3) or padding not in ("valid", "same") or up_mode not in ("upconv", "upsample"):
             raise ValueError(f"unsupported U-Net options dims={dims}, padding={padding!r}, up_mode={up_mode!r}")
@@ -148,6 +152,7 @@ class StandaloneUNet(nn.Module):
             raise ValueError("output_crop=" + str(output_crop) + " needs one number per spatial axis")
         self.output_crop = crops
         self.final_activation = final_activation
+        self.softmax_channels = int(softmax_channels) if 0 < int(softmax_channels) < n_classes else n_classes
         self.down_path = nn.ModuleList()
         channels = in_channels
         for level in range(depth):
@@ -206,7 +211,11 @@ class StandaloneUNet(nn.Module):
             crop = self.output_crop[dim - 2]
             if crop > 0:
                 x = x.narrow(dim, crop, x.shape[dim] - 2 * crop)
-        if self.final_activation == "softmax":
+        if self.final_activation == "softmax" and self.softmax_channels < x.shape[1]:
+            classes = torch.softmax(x.narrow(1, 0, self.softmax_channels), dim=1)
+            maps = torch.sigmoid(x.narrow(1, self.softmax_channels, x.shape[1] - self.softmax_channels))
+            x = torch.cat([classes, maps], dim=1)
+        elif self.final_activation == "softmax":
             x = torch.softmax(x, dim=1)
         elif self.final_activation == "sigmoid":
             x = torch.sigmoid(x)
