@@ -125,9 +125,15 @@ def test_several_pairs_continue_training_save_and_load(widget, viewer, qtbot, no
     qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
     first = widget.model
     assert first.metadata["training"]["images"] == 2
+    name, steps_before = widget.model_name, list(widget.plot.steps)
     assert widget.start(continue_training=True)
     qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
-    assert widget.model is not first and len(clean_registry) == 2
+    # the continued model keeps its name; its loss curve goes on where it was, steps counting on
+    assert widget.model is not first and clean_registry.names() == [name] and widget.model_name == name
+    assert clean_registry.get(name) is widget.model
+    assert widget.plot.steps[: len(steps_before)] == steps_before
+    assert [s for s, _ in widget.plot.steps[len(steps_before):]] == [steps_before[-1][0] + 1, steps_before[-1][0] + 2]
+    assert widget.plot.history.runs == [steps_before[-1][0]] and clean_registry.history(name) is widget.plot.history
     path = widget.save_model_to(tmp_path / "net.safetensors")
     assert path is not None and path.is_file()
     assert widget.load_model_from(path) is not None and clean_registry.names()[0] == "net.safetensors"
