@@ -8,6 +8,7 @@ from napari.layers import Image, Labels
 
 from napari_tiled_unet._napari.predict_widget import PredictWidget
 from napari_tiled_unet.model_file import save_model
+from napari_tiled_unet.predict import plan_tiles
 
 TIMEOUT = 60_000
 
@@ -33,6 +34,9 @@ def test_model_list_follows_the_registry(widget, tiny_model, clean_registry):
     assert "classes: background (1), objects (2)" in widget.model_info.value
     assert "1 input channel" in widget.model_info.value
     assert widget.tile_info.value.startswith("tile ")
+    layout, _batch = plan_tiles(tiny_model, (512, 512), None)
+    assert widget.tile_size.value == max(layout.tile_shape) and not widget.tile_size.enabled  # the tile in use
+    assert f"tile {layout.tile_shape[0]}×" in widget.tile_info.value
     name = clean_registry.add(tiny_model)
     assert widget.model.value == name and set(widget.model.choices) == {name, "tiny"}
 
@@ -147,8 +151,7 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     from napari_tiled_unet import load_model
 
     target = tmp_path / "shared.zip"
-    worker = widget.export_model_to(target)
-    assert worker is not None
+    assert widget.export_model_to(target)
     qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
     assert target.exists() and not notes.errors, notes.errors
     assert "Exported" in notes.infos[-1]
@@ -156,7 +159,7 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     assert widget.load_model_from(target) is not None
     predict(widget, qtbot)
     assert "nuclei 2D [labels]" in viewer.layers
-    assert widget.export_model_to(tmp_path / "missing" / "x.zip") is not None
+    assert widget.export_model_to(tmp_path / "missing" / "x.zip")
     qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
     assert "does not exist" in notes.errors[-1]
     assert not (tmp_path / "missing").exists()

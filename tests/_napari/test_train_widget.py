@@ -147,3 +147,28 @@ def test_the_plugin_widget_is_docked_from_the_manifest(viewer):
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Train U-Net")
     assert isinstance(widget, TrainWidget)
     assert widget.image_layer.value is viewer.layers["nuclei 2D"]
+
+
+def test_class_names_and_held_out_scores_in_the_users_words(widget, viewer, qtbot, notes, clean_registry):
+    widget.class_names.value = "2: nucleus"
+    assert widget.training_config().class_names == ((2, "nucleus"),)
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert notes.errors == [] and widget.model.metadata["class_names"] == ["background", "nucleus"]
+    text = widget.model_label.value
+    assert "classes: background (1), nucleus (2)" in text
+    assert "held-out scribbles: foreground IoU" in text and "foreground_iou" not in text
+    assert "held-out scribbles" in widget.status.value
+    widget.task.value = "instances"
+    assert not widget.class_names.enabled and widget.training_config().class_names == ()
+
+
+def test_an_instance_model_describes_objects(widget, viewer, qtbot, notes):
+    widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
+    widget.task.value = "instances"
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert notes.errors == []
+    text = widget.model_label.value
+    assert "classes: objects (one id per object)" in text and "interior" not in text
+    assert "held-out region: instance F1" in text

@@ -110,6 +110,15 @@ class Shown:
         """The main layer (labels, or the first foreground class of probabilities)."""
         return self.layers[0]
 
+    def why_new(self) -> str:
+        """Why the result went to a new layer: the old one has the user's edits ("" when it did not)."""
+        if not self.kept_edited:
+            return ""
+        names = ", ".join(f"'{name}'" for name in self.kept_edited)
+        one = len(self.kept_edited) == 1
+        return (f"{names} {'has' if one else 'have'} your edits, so {'it was' if one else 'they were'} not "
+                f"overwritten: the new result is in '{self.layer.name}'")
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -122,6 +131,24 @@ class Prediction:
     plane: tuple[int, ...] | None = None
     label_values: tuple[int, ...] = (0,)
     class_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Where a running prediction goes: its source layer and how to place the result."""
+
+    layer: Any
+    axes: str
+    model_dims: int
+    output: str
+    plane: tuple[int, ...] | None = None
+    label_values: tuple[int, ...] = (0,)
+    class_names: tuple[str, ...] = ()
+
+    def with_result(self, result: np.ndarray) -> Prediction:
+        """The prediction to show, once the worker has computed ``result``."""
+        return Prediction(result, self.axes, self.model_dims, self.output, self.plane, self.label_values,
+                          self.class_names)
 
 
 def show_result(viewer: Any, source: Any, prediction: Prediction) -> Shown:

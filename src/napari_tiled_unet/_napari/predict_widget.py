@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +19,15 @@ from napari_tiled_unet.predict import plan_tiles
 
 from .device_choices import available_devices
 from .dock_layout import HELP_COMMAND_LINE, HELP_NAPARI, help_link, lay_out_dock, native_of, section
-from .export_dialog import ExportDialog, ExportInfo, default_settings
-from .jobs import ExportJob, Outcome, PredictionJob, run_export, run_prediction
+from .export_actions import ExportActions
+from .jobs import Outcome, PredictionJob, run_prediction
 from .layer_axes import axes_for_layer, current_plane, loop_axes, plane_slices
 from .layer_choices import connect_layer_events, disconnect_layer_events, follow_renames, layer_choices
 from .lifecycle import JobRunner
 from .messages import PREDICTION, report_error, report_info
 from .model_registry import registry
 from .model_text import describe_model
-from .predict_output import Prediction, show_result
+from .predict_output import Pending, show_result
 from .qt_parts import set_status, wrap_text
 
 if TYPE_CHECKING:
@@ -37,20 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Pending:
-    """Where a running prediction goes: its source layer and how to place the result."""
-
-    layer: Any
-    axes: str
-    dims: int
-    plane: tuple[int, ...] | None
-    output: str
-    label_values: tuple[int, ...]
-    class_names: tuple[str, ...]
-
-
-class PredictWidget(Container):
+class PredictWidget(ExportActions, Container):
     """Predict a whole image or stack with a model of this session or from a file, tile by tile, exactly.
 
     Parameters
@@ -106,7 +92,7 @@ class PredictWidget(Container):
         self.run_button.changed.connect(lambda: self.run())
         self.cancel_button.changed.connect(self.cancel)
         self.load_button.changed.connect(self._load_dialog)
-        self.export_button.changed.connect(self.open_export_dialog)
+        self.export_button.changed.connect(lambda: self.open_export_dialog())
         for widget in (self.image_layer, self.model, self.auto_tile, self.tile_size, self.device):
             widget.changed.connect(self._update_info)
         connect_layer_events(self.viewer, self._layers_changed)
@@ -163,7 +149,11 @@ class PredictWidget(Container):
         """A model was added or replaced: offer it and select the newest."""
         if self.runner.closed:
             return
-        self.model.reset_choices()
+        try:
+            self.model.reset_choices()
+        except RuntimeError:  # Qt deleted the widget before telling us: stop listening
+            self.runner.close("the widget was deleted")
+            return
         names = registry.names()
         if names:
             self.model.value = names[0]
@@ -245,7 +235,7 @@ class PredictWidget(Container):
             self._error(f"predict '{layer.name}'" if layer is not None else "predict", err)
             return False
         job = PredictionJob(net=net, image=data, axes=axes, output=self.output.value, tile_shape=self._tile())
-        self._pending = Pending(layer, axes, net.config.dims, plane, self.output.value, tuple(label_values(net)),
+        self._pending = Pending(layer, axes, net.config.dims, self.output.value, plane, tuple(label_values(net)),
                                 tuple(class_names(net)))
         self.progress.value = 0
         what = f"predicting {layer.name}" + (f" plane {plane}" if plane else "")
@@ -292,15 +282,12 @@ class PredictWidget(Container):
         if pending.layer not in self.viewer.layers:
             raise ValueError(f"the image layer '{pending.layer.name}' was removed during the prediction: "
                              "add it again and predict")
-        prediction = Prediction(result, pending.axes, pending.dims, pending.output, pending.plane,
-                                pending.label_values, pending.class_names)
-        shown = show_result(self.viewer, pending.layer, prediction)
+        shown = show_result(self.viewer, pending.layer, pending.with_result(result))
         self.result_layers, self.result_layer = shown.layers, shown.layer
         done = f"done: {shown.layer.name} {tuple(shown.layer.data.shape)}"
         if shown.kept_edited:
-            kept = _kept_message(shown.kept_edited, shown.layer.name)
-            report_info(kept)
-            done = f"{done}. {kept}"
+            report_info(shown.why_new())
+            done = f"{done}. {shown.why_new()}"
         set_status(self.status, done)
 
     def _drop_orphaned(self, outcome: Outcome, reason: str) -> None:
@@ -330,50 +317,3 @@ class PredictWidget(Container):
         if path:
             self.load_model_from(path)
 
-    # ------------------------------------------------------------------ bioimage.io export
-    def open_export_dialog(self, settings: Any = None) -> ExportDialog | None:
-        """Ask name, authors, license and description for the selected model; exporting starts on Export."""
-        net = self.selected_model()
-        if net is None:
-            self._error("export", ValueError("pick a model to export: train one or load a .safetensors file"))
-            return None
-        dialog = ExportDialog(net, str(self.model.value), parent=self.native,
-                              settings=settings if settings is not None else default_settings())
-        dialog.accepted.connect(lambda: self.export_model_to(dialog.target(), dialog.info))
-        dialog.open()
-        return dialog
-
-    def export_model_to(self, path: str | Path, info: ExportInfo | None = None) -> bool:
-        """Export the selected model to a bioimage.io zip in a background thread; False if it did not start.
-
-        Success and errors are notifications and status lines; the zip appears complete or not at all.
-        """
-        net = self.selected_model()
-        if net is None:
-            self._error("export", ValueError("pick a model to export: train one or load a .safetensors file"))
-            return False
-        if self.export_runner.running:
-            return False
-        self.export_button.enabled = False
-        set_status(self.status, f"exporting to {Path(path).name}…")
-        job = ExportJob(net, Path(path), info.as_kwargs() if info is not None else {})
-        self.export_runner.start(run_export, job, on_event=lambda _e: None, on_done=self._exported,
-                                 on_orphaned=lambda outcome, reason: logger.info("export ended: %s", outcome),
-                                 description=f"exporting to {Path(path).name}")
-        return True
-
-    def _exported(self, outcome: Outcome) -> None:
-        self.export_button.enabled = True
-        if outcome.error is not None:
-            self._error("export the model", outcome.error)
-        else:
-            set_status(self.status, f"exported {outcome.result}")
-            report_info(f"Exported the model to {outcome.result} (bioimage.io format 0.5)")
-
-
-def _kept_message(edited: list[str], new: str) -> str:
-    """Why the result went to a new layer: the old one has the user's edits."""
-    names = ", ".join(f"'{name}'" for name in edited)
-    one = len(edited) == 1
-    return (f"{names} {'has' if one else 'have'} your edits, so {'it was' if one else 'they were'} not "
-            f"overwritten: the new result is in '{new}'")

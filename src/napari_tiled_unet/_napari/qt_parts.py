@@ -31,7 +31,9 @@ def wrap_text(*labels: Any) -> None:
 def set_status(label: Any, text: str, error: bool = False) -> None:
     """Show ``text`` in full in a widget's status label (errors in red, selectable so they can be copied)."""
     label.value = text
-    label.native.setStyleSheet(ERROR_STYLE if error else "")
+    if bool(label.native.property("error")) != error:  # restyling on every training step would cost time
+        label.native.setProperty("error", error)
+        label.native.setStyleSheet(ERROR_STYLE if error else "")
 
 
 class Relay(QObject):

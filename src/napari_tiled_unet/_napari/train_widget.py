@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
-from qtpy.QtWidgets import QFileDialog
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
@@ -20,6 +17,7 @@ from .jobs import Outcome, TrainingJob, run_training, snapshot
 from .layer_choices import connect_layer_events, disconnect_layer_events, follow_renames
 from .lifecycle import JobRunner
 from .messages import Vocabulary, report_error, report_info, training_vocabulary
+from .model_files import ModelFileActions
 from .model_registry import LossHistory, registry
 from .model_text import describe_model
 from .qt_parts import LossPlot, set_status, wrap_text
@@ -44,7 +42,7 @@ class TrainingRun:
     replaces: str | None = None  # the name of the model being continued
 
 
-class TrainWidget(Container):
+class TrainWidget(ModelFileActions, Container):
     """Train a U-Net on image/labels layer pairs in a background thread, with live loss curves and Cancel.
 
     Parameters
@@ -303,39 +301,3 @@ class TrainWidget(Container):
         if history is not None and not self.running:
             self.plot.show_history(history)
         self._set_running(self.running)
-
-    def save_model_to(self, path: str | Path) -> Path | None:
-        """Save the current model to a ``.safetensors`` file; None (with the message shown) if that fails."""
-        try:
-            if self.model is None:
-                raise ValueError("there is no model to save: train one first")
-            written = save_model(self.model, path)
-        except (ValueError, OSError) as err:
-            self._error("save the model", err)
-            return None
-        report_info(f"Saved {self.model_name} to {written}")
-        set_status(self.status, f"saved {self.model_name} to {written}")
-        return written
-
-    def load_model_from(self, path: str | Path) -> UNet | None:
-        """Load a model to continue training it (it is offered to the Predict widget too)."""
-        try:
-            net = load_model(path)
-        except (ValueError, OSError) as err:
-            self._error("load the model", err)
-            return None
-        self._show_model(net, registry.add_file(path, net))
-        self.plot.clear()
-        set_status(self.status, f"loaded {self.model_name}")
-        return net
-
-    def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.native, "Save model", f"{self.model_name or 'model'}.safetensors",
-                                              "Model files (*.safetensors)")
-        if path:
-            self.save_model_to(path)
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load model", "", "Model files (*.safetensors)")
-        if path:
-            self.load_model_from(path)
