@@ -95,10 +95,14 @@ def test_closing_the_train_dock_cancels_training_and_a_reopened_dock_offers_the_
     train.time_limit.value = 600
     assert train.start()
     qtbot.waitUntil(lambda: len(train.plot.steps) >= 2, timeout=TIMEOUT)
+    # closing napari now would say what runs (napari's task status) and cancel it
+    assert any(line.startswith("Tiled U-Net: training a new model") for line in
+               viewer.window._task_status_manager.get_status())
     started = time.monotonic()
     viewer.window.remove_dock_widget(_dock_of(viewer, train))  # what the dock's close button does
     assert time.monotonic() - started < WAIT_ON_CLOSE_S
     assert not train.running and train.runner.closed and train.last_outcome.cancelled
+    assert viewer.window._task_status_manager.get_status() == []
     assert clean_registry.names() == [train.model_name]  # the best model was kept
     assert any("panel was closed" in message and train.model_name in message for message in notes.infos)
     plotted = len(train.plot.steps)

@@ -68,8 +68,8 @@ def test_prediction_is_an_aligned_labels_layer_updated_in_place(widget, viewer, 
 def test_probabilities_are_one_readable_layer_per_class_updated_in_place(widget, viewer, qtbot, notes):
     widget.output.value = "probabilities"
     predict(widget, qtbot)
-    foreground = viewer.layers["nuclei 2D [objects probability]"]
-    background = viewer.layers["nuclei 2D [background probability]"]
+    foreground = viewer.layers["nuclei 2D [p(objects)]"]
+    background = viewer.layers["nuclei 2D [p(background)]"]
     assert isinstance(foreground, Image) and isinstance(background, Image)
     assert widget.result_layers == [foreground, background] and widget.result_layer is foreground
     assert foreground.data.shape == (512, 512) and foreground.data.dtype == np.float32
@@ -83,7 +83,7 @@ def test_probabilities_are_one_readable_layer_per_class_updated_in_place(widget,
     widget.auto_tile.value = False
     widget.tile_size.value = 100
     predict(widget, qtbot)
-    assert len(viewer.layers) == count and viewer.layers["nuclei 2D [objects probability]"] is foreground
+    assert len(viewer.layers) == count and viewer.layers["nuclei 2D [p(objects)]"] is foreground
     assert notes.errors == []
 
 

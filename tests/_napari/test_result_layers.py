@@ -64,7 +64,7 @@ def test_an_edited_result_is_never_overwritten(widget, viewer, qtbot, notes, edi
     second = viewer.layers[f"{LABELS} (2)"]
     assert widget.result_layer is second and second is not first
     assert not np.array_equal(second.data, edited)
-    assert f"'{LABELS}' has your edits" in widget.status.value and f"'{LABELS} (2)'" in widget.status.value
+    assert f"The new result is in '{LABELS} (2)': '{LABELS}' has your edits" in widget.status.value
     assert any("has your edits" in message for message in notes.infos) and notes.errors == []
     count = len(viewer.layers)
     predict(widget, qtbot)  # the new, unedited result is updated in place
@@ -91,11 +91,11 @@ def test_a_layer_the_plugin_did_not_write_is_left_alone(widget, viewer, qtbot):
 def test_probabilities_are_not_overwritten_once_replaced(widget, viewer, qtbot):
     widget.output.value = "probabilities"
     predict(widget, qtbot)
-    objects = viewer.layers["nuclei 2D [objects probability]"]
+    objects = viewer.layers["nuclei 2D [p(objects)]"]
     objects.data = np.zeros_like(objects.data)
     predict(widget, qtbot)
     assert not objects.data.any()
-    assert widget.result_layer.name == "nuclei 2D [objects probability] (2)" and widget.result_layer.data.any()
+    assert widget.result_layer.name == "nuclei 2D [p(objects)] (2)" and widget.result_layer.data.any()
 
 
 def test_the_current_plane_goes_into_an_unedited_result_only(widget, viewer, qtbot, sample):

@@ -125,7 +125,10 @@ class JobRunner:
     def _deliver_event(self, event: Any) -> None:
         if self.closed or self.current is None:
             return
-        self.current.on_event(event)
+        try:
+            self.current.on_event(event)
+        except Exception:  # an exception escaping a Qt slot can abort the process: log it instead
+            logger.exception("showing a progress event failed")
 
     def _finish(self, running: RunningJob, error_outcome: Outcome | None = None) -> None:
         if running.handled:
@@ -135,10 +138,13 @@ class JobRunner:
         if self.current is running:
             self.current = None
         self._update_task(running, outcome)
-        if self.closed:
-            running.on_orphaned(outcome, self.closed_because or "closed")
-        else:
-            running.on_done(outcome)
+        try:
+            if self.closed:
+                running.on_orphaned(outcome, self.closed_because or "closed")
+            else:
+                running.on_done(outcome)
+        except Exception:  # an exception escaping a Qt slot can abort the process: log it instead
+            logger.exception("handling the end of a job failed")
 
     # ------------------------------------------------------------------ closing
     def close(self, reason: str) -> None:

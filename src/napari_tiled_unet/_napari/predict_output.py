@@ -23,9 +23,13 @@ PROBABILITY_OPACITY = 0.7
 
 
 def result_name(source_name: str, output: str, class_name: str | None = None) -> str:
-    """Name of the layer that holds ``output`` (of one class, for probabilities) predicted from ``source_name``."""
+    """Name of the layer that holds ``output`` predicted from ``source_name``: ``"nuclei [labels]"``.
+
+    Probabilities get one layer per class, ``"nuclei [p(nucleus)]"`` (short, so that napari's layer list shows
+    the class name).
+    """
     if output == "probabilities" and class_name is not None:
-        return f"{source_name} [{class_name} probability]"
+        return f"{source_name} [p({class_name})]"
     return f"{source_name} [{output}]"
 
 
@@ -116,8 +120,8 @@ class Shown:
             return ""
         names = ", ".join(f"'{name}'" for name in self.kept_edited)
         one = len(self.kept_edited) == 1
-        return (f"{names} {'has' if one else 'have'} your edits, so {'it was' if one else 'they were'} not "
-                f"overwritten: the new result is in '{self.layer.name}'")
+        return (f"The new result is in '{self.layer.name}': {names} {'has' if one else 'have'} your edits and "
+                f"{'was' if one else 'were'} not overwritten")
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,9 @@ class TrainWidget(ModelFileActions, Container):
 
     def _register(self, net: UNet, run: TrainingRun) -> str:
         """Put a trained model into the session's registry (a continued model replaces itself)."""
+        history = run.history
+        if history.runs and history.runs[-1] == run.step_offset == history.last_step:
+            history.runs.pop()  # the continued run trained no step: no mark on the plot
         if run.replaces is not None:
             return registry.replace(run.replaces, net, run.history)
         return registry.add(net, history=run.history)
@@ -268,6 +271,8 @@ class TrainWidget(ModelFileActions, Container):
         if outcome.result is not None and run is not None:
             self._show_model(outcome.result, self._register(outcome.result, run))
             self.progress.value = 1000 if not outcome.cancelled else self.progress.value
+        elif run is not None and run.history.runs and run.history.runs[-1] == run.step_offset:
+            run.history.runs.pop()  # a continued run that failed leaves no mark
         if outcome.error is not None:
             self._error(run.action if run is not None else "train", outcome.error, run.words if run else None)
         elif outcome.cancelled:
