@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,13 +168,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     xvfb = start_xvfb()
+    code = 0
     try:
         for path in take(args.out, args.seconds, both=args.all):
             print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    except Exception:
+        traceback.print_exc()
+        code = 1
     finally:
         if xvfb is not None:
+            # Qt still holds its connection to this server and would use it while Python shuts down (a segfault
+            # once the server is gone): stop the server and leave at once, the files are written and closed
+            sys.stdout.flush()
+            sys.stderr.flush()
             xvfb.terminate()
             xvfb.wait(timeout=10)
+            os._exit(code)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
