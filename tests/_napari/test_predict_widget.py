@@ -8,6 +8,7 @@ from napari.layers import Image, Labels
 
 from napari_tiled_unet._napari.predict_widget import PredictWidget
 from napari_tiled_unet.model_file import save_model
+from napari_tiled_unet.predict import plan_tiles
 
 TIMEOUT = 60_000
 
@@ -29,8 +30,13 @@ def predict(widget: PredictWidget, qtbot) -> None:
 
 def test_model_list_follows_the_registry(widget, tiny_model, clean_registry):
     assert widget.model.value == "tiny"
-    assert "task: semantic" in widget.model_info.value and "input channels: 1" in widget.model_info.value
+    assert "task: semantic, from scribbles" in widget.model_info.value
+    assert "classes: background (1), objects (2)" in widget.model_info.value
+    assert "1 input channel" in widget.model_info.value
     assert widget.tile_info.value.startswith("tile ")
+    layout, _batch = plan_tiles(tiny_model, (512, 512), None)
+    assert widget.tile_size.value == max(layout.tile_shape) and not widget.tile_size.enabled  # the tile in use
+    assert f"tile {layout.tile_shape[0]}×" in widget.tile_info.value
     name = clean_registry.add(tiny_model)
     assert widget.model.value == name and set(widget.model.choices) == {name, "tiny"}
 
@@ -59,13 +65,29 @@ def test_prediction_is_an_aligned_labels_layer_updated_in_place(widget, viewer, 
     np.testing.assert_array_equal(layer.data, first)  # overlap-tile: any tile size gives the same labels
 
 
-def test_probabilities_and_instances(widget, viewer, qtbot, notes):
+def test_probabilities_are_one_readable_layer_per_class_updated_in_place(widget, viewer, qtbot, notes):
     widget.output.value = "probabilities"
     predict(widget, qtbot)
-    probabilities = viewer.layers["nuclei 2D [probabilities]"]
-    assert isinstance(probabilities, Image) and probabilities.data.shape == (2, 512, 512)
-    assert probabilities.data.dtype == np.float32
-    np.testing.assert_allclose(probabilities.data.sum(axis=0), 1.0, rtol=1e-4)
+    foreground = viewer.layers["nuclei 2D [p(objects)]"]
+    background = viewer.layers["nuclei 2D [p(background)]"]
+    assert isinstance(foreground, Image) and isinstance(background, Image)
+    assert widget.result_layers == [foreground, background] and widget.result_layer is foreground
+    assert foreground.data.shape == (512, 512) and foreground.data.dtype == np.float32
+    np.testing.assert_allclose(foreground.data + background.data, 1.0, rtol=1e-4)
+    assert foreground.visible and not background.visible  # the background class is hidden
+    assert tuple(foreground.contrast_limits) == (0.0, 1.0) and foreground.colormap.name == "green"
+    assert foreground.blending == "additive" and foreground.opacity < 1
+    names = [layer.name for layer in viewer.layers]
+    assert names.index(foreground.name) > names.index(background.name)  # foreground above background
+    count = len(viewer.layers)
+    widget.auto_tile.value = False
+    widget.tile_size.value = 100
+    predict(widget, qtbot)
+    assert len(viewer.layers) == count and viewer.layers["nuclei 2D [p(objects)]"] is foreground
+    assert notes.errors == []
+
+
+def test_instances(widget, viewer, qtbot, notes):
     widget.output.value = "instances"
     predict(widget, qtbot)
     instances = viewer.layers["nuclei 2D [instances]"]
@@ -129,8 +151,7 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     from napari_tiled_unet import load_model
 
     target = tmp_path / "shared.zip"
-    worker = widget.export_model_to(target)
-    assert worker is not None
+    assert widget.export_model_to(target)
     qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
     assert target.exists() and not notes.errors, notes.errors
     assert "Exported" in notes.infos[-1]
@@ -138,7 +159,7 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     assert widget.load_model_from(target) is not None
     predict(widget, qtbot)
     assert "nuclei 2D [labels]" in viewer.layers
-    assert widget.export_model_to(tmp_path / "missing" / "x.zip") is not None
+    assert widget.export_model_to(tmp_path / "missing" / "x.zip")
     qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
     assert "does not exist" in notes.errors[-1]
     assert not (tmp_path / "missing").exists()

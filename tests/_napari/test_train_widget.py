@@ -125,9 +125,15 @@ def test_several_pairs_continue_training_save_and_load(widget, viewer, qtbot, no
     qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
     first = widget.model
     assert first.metadata["training"]["images"] == 2
+    name, steps_before = widget.model_name, list(widget.plot.steps)
     assert widget.start(continue_training=True)
     qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
-    assert widget.model is not first and len(clean_registry) == 2
+    # the continued model keeps its name; its loss curve goes on where it was, steps counting on
+    assert widget.model is not first and clean_registry.names() == [name] and widget.model_name == name
+    assert clean_registry.get(name) is widget.model
+    assert widget.plot.steps[: len(steps_before)] == steps_before
+    assert [s for s, _ in widget.plot.steps[len(steps_before):]] == [steps_before[-1][0] + 1, steps_before[-1][0] + 2]
+    assert widget.plot.history.runs == [steps_before[-1][0]] and clean_registry.history(name) is widget.plot.history
     path = widget.save_model_to(tmp_path / "net.safetensors")
     assert path is not None and path.is_file()
     assert widget.load_model_from(path) is not None and clean_registry.names()[0] == "net.safetensors"
@@ -141,3 +147,28 @@ def test_the_plugin_widget_is_docked_from_the_manifest(viewer):
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Train U-Net")
     assert isinstance(widget, TrainWidget)
     assert widget.image_layer.value is viewer.layers["nuclei 2D"]
+
+
+def test_class_names_and_held_out_scores_in_the_users_words(widget, viewer, qtbot, notes, clean_registry):
+    widget.class_names.value = "2: nucleus"
+    assert widget.training_config().class_names == ((2, "nucleus"),)
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert notes.errors == [] and widget.model.metadata["class_names"] == ["background", "nucleus"]
+    text = widget.model_label.value
+    assert "classes: background (1), nucleus (2)" in text
+    assert "held-out scribbles: foreground IoU" in text and "foreground_iou" not in text
+    assert "held-out scribbles" in widget.status.value
+    widget.task.value = "instances"
+    assert not widget.class_names.enabled and widget.training_config().class_names == ()
+
+
+def test_an_instance_model_describes_objects(widget, viewer, qtbot, notes):
+    widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
+    widget.task.value = "instances"
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert notes.errors == []
+    text = widget.model_label.value
+    assert "classes: objects (one id per object)" in text and "interior" not in text
+    assert "held-out region: instance F1" in text

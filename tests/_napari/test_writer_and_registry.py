@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_tiled_unet._napari.model_registry import ModelRegistry, describe_model
+from napari_tiled_unet._napari.model_registry import LossHistory, ModelRegistry
+from napari_tiled_unet._napari.model_text import describe_model
 from napari_tiled_unet._napari.writer import layer_calibration, write_labels
 from napari_tiled_unet.calibration import Calibration
 from napari_tiled_unet.image_io import read_image_and_calibration
@@ -79,10 +80,22 @@ def test_registry_names_are_unique_and_newest_first(tiny_model):
         registry.add("not a model")
 
 
+def test_registry_replace_keeps_the_name_and_the_history(tiny_model):
+    registry = ModelRegistry()
+    history = LossHistory(steps=[(1, 0.5), (2, 0.4)])
+    name = registry.add(tiny_model, history=history)
+    other = registry.add(tiny_model)
+    assert registry.latest() == (other, tiny_model)
+    assert registry.replace(name, tiny_model) == name
+    assert registry.names() == [name, other] and registry.history(name) is history and history.last_step == 2
+    assert registry.history(other) is None
+
+
 def test_describe_model(tiny_model):
     text = describe_model(tiny_model)
-    assert "task: semantic (scribbles)" in text
-    assert "1=background" in text and "margin 8 px" in text and "input channels: 1" in text
+    assert "task: semantic, from scribbles" in text and "classes: background (1), objects (2)" in text
+    assert "margin 8 px" in text and "1 input channel" in text
+    assert "not checked on held-out data (validation fraction 0)" in text
 
 
 def test_manifest_contributions():

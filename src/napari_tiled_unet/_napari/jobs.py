@@ -133,11 +133,21 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     return Outcome(result=result)
 
 
-def run_export(net: UNet, path: Any) -> Outcome:
-    """Export a model to a bioimage.io zip; ``result`` is the path written."""
+@dataclass
+class ExportJob:
+    """One bioimage.io export: the model, the zip to write, and what the package says (name, authors...)."""
+
+    net: UNet
+    path: Any
+    info: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)  # an export runs to its end
+
+
+def run_export(job: ExportJob, emit: Callable[[Any], Any] | None = None) -> Outcome:
+    """Export a model to a bioimage.io zip; ``result`` is the path written (complete, or nothing at all)."""
     from napari_tiled_unet.bioimageio import export_bioimageio
 
     try:
-        return Outcome(result=export_bioimageio(net, path))
+        return Outcome(result=export_bioimageio(job.net, job.path, **job.info))
     except Exception as err:  # handed back to the GUI thread, which logs and shows it
         return Outcome(error=err)

@@ -1,49 +1,45 @@
-"""Models of this napari session, shared by the Train and Predict widgets."""
+"""Models of this napari session, shared by the Train and Predict widgets, with the loss history of each."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from psygnal import Signal
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_meta import class_names, label_values
 
 
-def describe_model(net: UNet) -> str:
-    """One line per fact about a model: task, classes, dimensions, margin, input channels, training.
+@dataclass
+class LossHistory:
+    """The loss curves of a model over all its training runs (steps keep counting when training continues).
 
-    Parameters
+    Attributes
     ----------
-    net : UNet
-        A trained or loaded model.
-
-    Returns
-    -------
-    str
-        A short multi-line description for a widget label.
+    steps : list of (step, loss)
+        Training loss of every step.
+    epochs : list of (step, train loss, held-out loss or None, main held-out metric or None)
+        One entry per epoch.
+    metric_name : str
+        Key of the main held-out metric (``instance_f1`` or ``foreground_iou``), "" before the first epoch.
+    runs : list of int
+        The step at which every continued run started (drawn as a mark on the plot).
 
     """
-    config, meta = net.config, net.metadata
-    names, values = class_names(net), label_values(net)
-    classes = ", ".join(f"{v}={n}" for v, n in zip(values, names))
-    lines = [
-        f"task: {meta.get('task') or 'unknown'}{' (scribbles)' if meta.get('sparse') else ''}",
-        f"classes: {classes}",
-        f"{config.dims}D, depth {config.depth}, {2 ** config.wf} filters, {config.padding} padding, "
-        f"margin {config.margin} px",
-        f"input channels: {config.in_channels}",
-    ]
-    training = meta.get("training") or {}
-    if training:
-        metrics = ", ".join(f"{k} {v:.3f}" for k, v in (training.get("best_metrics") or {}).items())
-        lines.append(f"trained {training.get('steps', '?')} steps, {training.get('seconds', '?')} s"
-                     + (f"; {metrics}" if metrics else ""))
-    return "\n".join(lines)
+
+    steps: list[tuple[int, float]] = field(default_factory=list)
+    epochs: list[tuple[int, float, float | None, float | None]] = field(default_factory=list)
+    metric_name: str = ""
+    runs: list[int] = field(default_factory=list)
+
+    @property
+    def last_step(self) -> int:
+        """The last step recorded (0 when empty)."""
+        return max([s for s, _ in self.steps] + [e[0] for e in self.epochs] + [0])
 
 
 class ModelRegistry:
-    """Named models of this session; ``changed`` is emitted whenever one is added or removed.
+    """Named models of this session; ``changed`` is emitted whenever one is added, replaced or removed.
 
     Names are unique: adding a model under a name in use appends `` (2)``, `` (3)``...
     """
@@ -52,9 +48,10 @@ class ModelRegistry:
 
     def __init__(self) -> None:
         self._models: dict[str, UNet] = {}
+        self._histories: dict[str, LossHistory] = {}
         self._counter = 0
 
-    def add(self, net: UNet, name: str | None = None) -> str:
+    def add(self, net: UNet, name: str | None = None, history: LossHistory | None = None) -> str:
         """Register ``net`` and return the name it got.
 
         Parameters
@@ -63,6 +60,8 @@ class ModelRegistry:
             The model.
         name : str, optional
             Wanted name; default ``"model N (task)"``.
+        history : LossHistory, optional
+            Its loss curves (kept so that a reopened Train widget shows them).
 
         Returns
         -------
@@ -77,9 +76,29 @@ class ModelRegistry:
         unique, k = base, 2
         while unique in self._models:
             unique, k = f"{base} ({k})", k + 1
-        self._models[unique] = net
-        self.changed.emit()
+        self._store(unique, net, history)
         return unique
+
+    def replace(self, name: str, net: UNet, history: LossHistory | None = None) -> str:
+        """Put ``net`` under ``name`` (a continued model keeps its name); it becomes the newest model.
+
+        Returns
+        -------
+        str
+            ``name`` (registered anew when it had been removed meanwhile).
+
+        """
+        if not isinstance(net, UNet):
+            raise TypeError(f"only UNet models can be registered, got {type(net).__name__}")
+        self._models.pop(name, None)
+        self._store(name, net, history if history is not None else self._histories.get(name))
+        return name
+
+    def _store(self, name: str, net: UNet, history: LossHistory | None) -> None:
+        self._models[name] = net
+        if history is not None:
+            self._histories[name] = history
+        self.changed.emit()
 
     def add_file(self, path: str | Path, net: UNet) -> str:
         """Register a model loaded from ``path`` under the file's name."""
@@ -89,18 +108,31 @@ class ModelRegistry:
         """Names of the registered models, newest first."""
         return list(reversed(self._models))
 
+    def latest(self) -> tuple[str, UNet] | None:
+        """The newest model and its name, or None."""
+        if not self._models:
+            return None
+        name = next(reversed(self._models))
+        return name, self._models[name]
+
     def get(self, name: str) -> UNet:
         """The model registered as ``name`` (KeyError if there is none)."""
         return self._models[name]
 
+    def history(self, name: str) -> LossHistory | None:
+        """The loss curves recorded for ``name`` (None for models loaded from files)."""
+        return self._histories.get(name)
+
     def remove(self, name: str) -> None:
         """Forget a model."""
+        self._histories.pop(name, None)
         if self._models.pop(name, None) is not None:
             self.changed.emit()
 
     def clear(self) -> None:
         """Forget all models."""
         self._models.clear()
+        self._histories.clear()
         self._counter = 0
         self.changed.emit()
 

@@ -1,17 +1,35 @@
-"""Putting a prediction into the viewer: a Labels (or Image) layer aligned with its source, updated in place."""
+"""Putting a prediction into the viewer: layers aligned with their source, updated in place unless the user edited them.
+
+Labels and instances become one Labels layer, probabilities one Image layer per class (foreground classes on
+top with a colour each, the background class below them and hidden). Predicting the same source again updates
+the layers of the last run in place, unless the user has edited them (see :mod:`.result_layers`): then the
+result goes to new layers (``"nuclei [labels] (2)"``) and the edited ones are left as they are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .layer_axes import kept_axes, loop_axes, result_transforms
+from .result_layers import free_name, tracker
+
+#: Colours of the foreground classes' probability layers, in class order (napari colormap names).
+CLASS_COLORMAPS = ("green", "magenta", "cyan", "yellow", "red", "blue", "bop orange", "bop purple")
+PROBABILITY_OPACITY = 0.7
 
 
-def result_name(source_name: str, output: str) -> str:
-    """Name of the layer that holds ``output`` predicted from the layer ``source_name``."""
+def result_name(source_name: str, output: str, class_name: str | None = None) -> str:
+    """Name of the layer that holds ``output`` predicted from ``source_name``: ``"nuclei [labels]"``.
+
+    Probabilities get one layer per class, ``"nuclei [p(nucleus)]"`` (short, so that napari's layer list shows
+    the class name).
+    """
+    if output == "probabilities" and class_name is not None:
+        return f"{source_name} [p({class_name})]"
     return f"{source_name} [{output}]"
 
 
@@ -84,45 +102,146 @@ def hide_background(layer: Any, label_values: Sequence[int]) -> None:
     layer.colormap = DirectLabelColormap(color_dict=colors)
 
 
-def show_result(viewer: Any, source: Any, result: np.ndarray, axes: str, model_dims: int, output: str,
-                plane: Sequence[int] | None = None, label_values: Sequence[int] = (0,)) -> Any:
-    """Add the result next to ``source`` or update the layer of an earlier run (same name); return the layer.
+@dataclass
+class Shown:
+    """The layers a prediction went to, and the edited layers it left alone."""
 
-    Labels and instances become a Labels layer, probabilities an Image layer with the classes on a first axis.
-    The layer gets the source's scale, translate, rotation, shear and affine for the axes it shares with it.
-    ``label_values`` are the model's values per class: a background class other than 0 is shown transparent.
+    layers: list[Any]
+    kept_edited: list[str] = field(default_factory=list)
+
+    @property
+    def layer(self) -> Any:
+        """The main layer (labels, or the first foreground class of probabilities)."""
+        return self.layers[0]
+
+    def why_new(self) -> str:
+        """Why the result went to a new layer: the old one has the user's edits ("" when it did not)."""
+        if not self.kept_edited:
+            return ""
+        names = ", ".join(f"'{name}'" for name in self.kept_edited)
+        one = len(self.kept_edited) == 1
+        return (f"The new result is in '{self.layer.name}': {names} {'has' if one else 'have'} your edits and "
+                f"{'was' if one else 'were'} not overwritten")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A result of :func:`~napari_tiled_unet.inference.predict_image` and what is needed to place it."""
+
+    result: np.ndarray
+    axes: str
+    model_dims: int
+    output: str
+    plane: tuple[int, ...] | None = None
+    label_values: tuple[int, ...] = (0,)
+    class_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Where a running prediction goes: its source layer and how to place the result."""
+
+    layer: Any
+    axes: str
+    model_dims: int
+    output: str
+    plane: tuple[int, ...] | None = None
+    label_values: tuple[int, ...] = (0,)
+    class_names: tuple[str, ...] = ()
+
+    def with_result(self, result: np.ndarray) -> Prediction:
+        """The prediction to show, once the worker has computed ``result``."""
+        return Prediction(result, self.axes, self.model_dims, self.output, self.plane, self.label_values,
+                          self.class_names)
+
+
+def show_result(viewer: Any, source: Any, prediction: Prediction) -> Shown:
+    """Add the prediction next to ``source``, or update the layers of the last run if the user did not edit them.
+
+    The layers get the source's scale, translate, rotation, shear and affine for the axes they share with it.
     """
-    layer = _add_or_update(viewer, source, result, axes, model_dims, output, plane)
-    if output == "labels":
-        hide_background(layer, label_values)
-    return layer
+    previous, edited = tracker.latest(viewer, source, prediction.output)
+    reusable = [] if edited else previous
+    if prediction.output == "probabilities":
+        shown = _show_probabilities(viewer, source, prediction, reusable)
+    else:
+        shown = _show_labels(viewer, source, prediction, reusable[0] if reusable else None)
+    shown.kept_edited = [layer.name for layer in edited]
+    tracker.remember(source, prediction.output, shown.layers)
+    return shown
 
 
-def _add_or_update(viewer: Any, source: Any, result: np.ndarray, axes: str, model_dims: int, output: str,
-                   plane: Sequence[int] | None) -> Any:
-    from napari.layers import Image, Labels
+def _data_shape(source: Any) -> tuple[int, ...]:
+    return tuple(source.data[0].shape if getattr(source, "multiscale", False) else source.data.shape)
 
-    name = result_name(source.name, output)
-    layer_type = Image if output == "probabilities" else Labels
-    existing = viewer.layers[name] if name in viewer.layers else None
-    if existing is not None and not isinstance(existing, layer_type):
-        viewer.layers.remove(existing)
-        existing = None
-    data_shape = source.data[0].shape if getattr(source, "multiscale", False) else source.data.shape
-    previous = None if existing is None or plane is None else existing.data
-    data = full_result(result, axes, model_dims, data_shape, output, plane, previous)
-    transforms = source_transforms(source, kept_axes(axes), leading=1 if output == "probabilities" else 0)
-    if existing is not None and existing.ndim == data.ndim:
+
+def _write(layer: Any, data: np.ndarray, transforms: dict[str, Any]) -> None:
+    """Update a layer the plugin wrote (its own edit: not counted as the user's)."""
+    with tracker.writing():
         for key, value in transforms.items():
-            setattr(existing, key, value)
-        if existing.data is data:
-            existing.refresh()
+            setattr(layer, key, value)
+        if layer.data is data:
+            layer.refresh()
         else:
-            existing.data = data
-        return existing
-    if existing is not None:
-        viewer.layers.remove(existing)
-    if output == "probabilities":
-        return viewer.add_image(data, name=name, colormap="magma", contrast_limits=(0.0, 1.0), blending="additive",
-                                **transforms)
-    return viewer.add_labels(data, name=name, **transforms)
+            layer.data = data
+    tracker.mark_written(layer)
+
+
+def _show_labels(viewer: Any, source: Any, prediction: Prediction, reuse: Any) -> Shown:
+    from napari.layers import Labels
+
+    p = prediction
+    if reuse is not None and not isinstance(reuse, Labels):
+        reuse = None
+    previous = None if reuse is None or p.plane is None else np.asarray(reuse.data)
+    data = full_result(p.result, p.axes, p.model_dims, _data_shape(source), p.output, p.plane, previous)
+    transforms = source_transforms(source, kept_axes(p.axes))
+    if reuse is not None and reuse.ndim == data.ndim:
+        _write(reuse, data, transforms)
+        layer = reuse
+    else:
+        with tracker.writing():
+            layer = viewer.add_labels(data, name=free_name(viewer, result_name(source.name, p.output)), **transforms)
+        tracker.mark_written(layer)
+    if p.output == "labels":
+        hide_background(layer, p.label_values)
+    return Shown([layer])
+
+
+def _probability_names(prediction: Prediction, n_classes: int) -> list[str]:
+    names = list(prediction.class_names)
+    return [names[k] if k < len(names) else f"class {k}" for k in range(n_classes)]
+
+
+def _show_probabilities(viewer: Any, source: Any, prediction: Prediction, previous: list[Any]) -> Shown:
+    """One Image layer per class: foreground classes first (each in its colour), the background last and hidden."""
+    from napari.layers import Image
+
+    p = prediction
+    shape = _data_shape(source)
+    classes = np.moveaxis(p.result, len(loop_axes(p.axes, p.model_dims)), 0)
+    names = _probability_names(p, classes.shape[0])
+    transforms = source_transforms(source, kept_axes(p.axes))
+    order = [*range(1, classes.shape[0]), 0] if classes.shape[0] > 1 else [0]
+    if len(previous) != len(order):  # another model: other classes
+        previous = [None] * len(order)
+    layers = []
+    for position in reversed(range(len(order))):  # added bottom-up: the background first, below the classes
+        k = order[position]
+        name = result_name(source.name, "probabilities", names[k])
+        reuse = previous[position] if isinstance(previous[position], Image) else None
+        before = None if reuse is None or p.plane is None else np.asarray(reuse.data)
+        data = full_result(classes[k], p.axes, p.model_dims, shape, "labels", p.plane, before)
+        if reuse is not None and reuse.ndim == data.ndim:
+            _write(reuse, data, transforms)
+            layers.append(reuse)
+            continue
+        background = k == 0 and classes.shape[0] > 1
+        colormap = "gray" if background else CLASS_COLORMAPS[position % len(CLASS_COLORMAPS)]
+        with tracker.writing():
+            layer = viewer.add_image(data, name=free_name(viewer, name), colormap=colormap,
+                                     contrast_limits=(0.0, 1.0), blending="additive", opacity=PROBABILITY_OPACITY,
+                                     visible=not background, **transforms)
+        tracker.mark_written(layer)
+        layers.append(layer)
+    return Shown(list(reversed(layers)))

@@ -1,4 +1,4 @@
-"""Small Qt pieces: a signal relay from worker threads to the GUI thread, and a live loss plot (QPainter)."""
+"""Small Qt pieces: a signal relay from worker threads to the GUI thread, status text, a live loss plot (QPainter)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from qtpy.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPainterPath, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
+from .model_registry import LossHistory
+from .model_text import metric_name
+
 TRAIN_COLOR = QColor(90, 160, 255)
 VAL_COLOR = QColor(255, 150, 60)
 METRIC_COLOR = QColor(110, 210, 120)
 AXIS_COLOR = QColor(170, 170, 170)
+ERROR_STYLE = "color: #ff8a80;"
+PLOT_HEIGHT = 120
 
 
 def wrap_text(*labels: Any) -> None:
@@ -20,6 +25,15 @@ def wrap_text(*labels: Any) -> None:
     for label in labels:
         label.native.setWordWrap(True)
         label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        label.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+
+def set_status(label: Any, text: str, error: bool = False) -> None:
+    """Show ``text`` in full in a widget's status label (errors in red, selectable so they can be copied)."""
+    label.value = text
+    if bool(label.native.property("error")) != error:  # restyling on every training step would cost time
+        label.native.setProperty("error", error)
+        label.native.setStyleSheet(ERROR_STYLE if error else "")
 
 
 class Relay(QObject):
@@ -33,36 +47,58 @@ class Relay(QObject):
 
 
 class LossPlot(QWidget):
-    """Training loss per step, training and validation loss per epoch, and a validation metric (0..1, right axis).
+    """Training loss per step, held-out loss per epoch, and the main held-out metric (0..1, right axis).
 
-    The series are plain lists (``steps``, ``epochs``) so that tests can read what was plotted.
+    It draws a :class:`LossHistory` (shared with the model registry, so that a continued model's curves go on
+    and a reopened widget shows them); ``steps`` and ``epochs`` are that history's lists.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(PLOT_HEIGHT)
+        self.setMaximumHeight(PLOT_HEIGHT + 40)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("blue: training loss (thin: every step), orange: validation loss, green: validation metric")
-        self.clear()
+        self.setToolTip("blue: training loss (thin: every step, thick: epoch mean); orange: loss on the held-out "
+                        "annotations; green: held-out score (right axis, 0 to 1; higher is better). Dashed lines "
+                        "mark where training was continued.")
+        self.history = LossHistory()
+
+    @property
+    def steps(self) -> list[tuple[int, float]]:
+        """Training loss per step."""
+        return self.history.steps
+
+    @property
+    def epochs(self) -> list[tuple[int, float, float | None, float | None]]:
+        """Per epoch: step, training loss, held-out loss, main held-out metric."""
+        return self.history.epochs
+
+    @property
+    def metric_name(self) -> str:
+        """Key of the plotted metric."""
+        return self.history.metric_name
+
+    def show_history(self, history: LossHistory) -> None:
+        """Draw ``history`` (and the points added to it from now on)."""
+        self.history = history
+        self.update()
 
     def clear(self) -> None:
-        """Forget all points (a new training run)."""
-        self.steps: list[tuple[int, float]] = []
-        self.epochs: list[tuple[int, float, float | None, float | None]] = []
-        self.metric_name = ""
-        self.update()
+        """Start an empty history (a new model)."""
+        self.show_history(LossHistory())
 
     def add_step(self, step: int, loss: float) -> None:
         """Add the training loss of one step."""
         if math.isfinite(loss):
-            self.steps.append((step, loss))
+            self.history.steps.append((step, loss))
             self.update()
 
     def add_epoch(self, step: int, train_loss: float, val_loss: float | None, metrics: dict[str, float]) -> None:
-        """Add an epoch's mean training loss, validation loss and main validation metric."""
+        """Add an epoch's mean training loss, held-out loss and main held-out metric."""
         name = "instance_f1" if "instance_f1" in metrics else next(iter(metrics), "")
-        self.metric_name = name
-        self.epochs.append((step, train_loss, val_loss, metrics.get(name) if name else None))
+        if name:
+            self.history.metric_name = name
+        self.history.epochs.append((step, train_loss, val_loss, metrics.get(name) if name else None))
         self.update()
 
     # ------------------------------------------------------------------ drawing
@@ -70,7 +106,7 @@ class LossPlot(QWidget):
         """Draw axes, the three series and a legend."""
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(38, 20, -34, -20)
+        rect = QRectF(self.rect()).adjusted(38, 18, -34, -18)
         painter.setPen(QPen(AXIS_COLOR, 1))
         painter.drawRect(rect)
         if not self.steps and not self.epochs:
@@ -101,6 +137,11 @@ class LossPlot(QWidget):
         painter.drawText(QRectF(rect.right() + 3, rect.bottom() - 8, 30, 14), Qt.AlignmentFlag.AlignLeft, "0")
         painter.drawText(QRectF(rect.left(), rect.bottom() + 2, rect.width(), 16), Qt.AlignmentFlag.AlignRight,
                          f"step {last_step}")
+        mark = QPen(AXIS_COLOR, 1, Qt.PenStyle.DashLine)
+        painter.setPen(mark)
+        for start in self.history.runs:
+            x = rect.left() + rect.width() * start / last_step
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
         self._legend(painter, rect)
         painter.end()
 
@@ -118,9 +159,9 @@ class LossPlot(QWidget):
         painter.drawPath(path)
 
     def _legend(self, painter: QPainter, rect: QRectF) -> None:
-        entries = [("train loss", TRAIN_COLOR), ("val loss", VAL_COLOR)]
+        entries = [("train loss", TRAIN_COLOR), ("held-out loss", VAL_COLOR)]
         if self.metric_name:
-            entries.append((f"val {self.metric_name.replace('_', ' ')} (right)", METRIC_COLOR))
+            entries.append((f"{metric_name(self.metric_name)} (right)", METRIC_COLOR))
         x = rect.left()
         for text, color in entries:
             painter.setPen(QPen(color, 3))

@@ -1,7 +1,9 @@
-"""Screenshots of both widgets in a real viewer after a short training run and a prediction.
+"""Screenshots of both widgets in a real viewer on a 1600x1000 screen, after a short training run and a prediction.
 
 ``python -m napari_tiled_unet._napari.screenshots --out docs/images`` writes ``train_widget.png`` and
-``predict_widget.png``. Without a display it starts Xvfb itself (Linux; ``apt-get install xvfb``).
+``predict_widget.png`` (the two docks tabbed, as ``make demo-gui`` opens them), and with ``--all`` also
+``both_docks.png`` (the two docks one above the other, every section open). Without a display it starts Xvfb
+itself (Linux; ``apt-get install xvfb``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-WINDOW = (1440, 920)
+SCREEN = (1600, 1000)
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -27,7 +30,8 @@ def start_xvfb() -> subprocess.Popen | None:
     for number in range(99, 120):
         if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
             continue
-        process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
+        size = f"{SCREEN[0]}x{SCREEN[1]}x24"
+        process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", size, "-nolisten", "tcp"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(50):
             if Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -86,42 +90,73 @@ def grab(viewer: Any, path: Path) -> Path:
     return path
 
 
-def take(out: Path, seconds: float) -> list[Path]:
-    """Train for ``seconds`` in the widget, predict, and save both screenshots into ``out``."""
+def _train(viewer: Any, seconds: float) -> Any:
+    from napari_tiled_unet._napari.launch import PLUGIN, TRAIN
+
+    _dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, TRAIN)
+    settle()
+    viewer.reset_view()
+    train.time_limit.value = seconds
+    train.class_names.value = "2: nucleus"
+    train.advanced.depth.value = 3
+    train.advanced.patch_size.value = 124
+    train.advanced.steps_per_epoch.value = 10
+    if not train.start():
+        raise RuntimeError(f"training did not start: {train.status.value}")
+    wait(lambda: not train.running, seconds + 120)
+    if train.last_outcome is None or train.last_outcome.error is not None:
+        raise RuntimeError(f"training failed: {train.last_outcome}")
+    return train
+
+
+def _predict(viewer: Any, tabify: bool) -> Any:
+    from napari_tiled_unet._napari.launch import PLUGIN, PREDICT
+
+    _dock, predict = viewer.window.add_plugin_dock_widget(PLUGIN, PREDICT, tabify=tabify)
+    dock_of(predict).raise_()
+    settle()
+    if not predict.run():
+        raise RuntimeError(f"prediction did not start: {predict.status.value}")
+    wait(lambda: not predict.running, 120)
+    viewer.layers["nuclei 2D scribbles"].visible = False
+    predict.result_layer.opacity = 0.5
+    viewer.layers.selection.active = predict.result_layer
+    return predict
+
+
+def take(out: Path, seconds: float, both: bool = False) -> list[Path]:
+    """Train for ``seconds`` in the widget, predict, and save the screenshots into ``out``."""
     import napari
 
-    from napari_tiled_unet._napari.launch import PLUGIN, PREDICT, TRAIN
+    from napari_tiled_unet._napari.launch import PLUGIN
 
     viewer = napari.Viewer(title="napari-tiled-unet", show=True)
-    viewer.window._qt_window.resize(*WINDOW)
+    viewer.window._qt_window.resize(*SCREEN)
     try:
         viewer.open_sample(PLUGIN, "nuclei_2d")
-        _dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, TRAIN)
-        settle()
-        viewer.reset_view()
-        train.time_limit.value = seconds
-        train.advanced.depth.value = 3
-        train.advanced.patch_size.value = 124
-        train.advanced.steps_per_epoch.value = 10
-        if not train.start():
-            raise RuntimeError(f"training did not start: {train.status.value}")
-        wait(lambda: not train.running, seconds + 120)
-        if train.last_outcome is None or train.last_outcome.error is not None:
-            raise RuntimeError(f"training failed: {train.last_outcome}")
+        _train(viewer, seconds)
         written = [grab(viewer, out / "train_widget.png")]
-        _dock, predict = viewer.window.add_plugin_dock_widget(PLUGIN, PREDICT, tabify=True)
-        dock_of(predict).raise_()
-        settle()
-        if not predict.run():
-            raise RuntimeError(f"prediction did not start: {predict.status.value}")
-        wait(lambda: not predict.running, 120)
-        viewer.layers["nuclei 2D scribbles"].visible = False
-        predict.result_layer.opacity = 0.5
-        viewer.layers.selection.active = predict.result_layer
+        _predict(viewer, tabify=True)
         written.append(grab(viewer, out / "predict_widget.png"))
+        if both:
+            viewer.window.remove_dock_widget("all")
+            written.append(_both_docks(viewer, out / "both_docks.png"))
         return written
     finally:
         viewer.close()
+
+
+def _both_docks(viewer: Any, path: Path) -> Path:
+    """Both widgets one above the other, every section open (what must still fit the screen)."""
+    from napari_tiled_unet._napari.launch import PLUGIN, PREDICT, TRAIN
+
+    _dock, train = viewer.window.add_plugin_dock_widget(PLUGIN, TRAIN)
+    _dock, predict = viewer.window.add_plugin_dock_widget(PLUGIN, PREDICT)
+    for widget in (train, predict):
+        for box in widget.sections.values():
+            box.expand(animate=False)
+    settle()
+    return grab(viewer, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,16 +164,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/images"), help="folder for the PNG files")
     parser.add_argument("--seconds", type=float, default=90.0, help="training time limit in seconds")
+    parser.add_argument("--all", action="store_true", help="also both docks one above the other, all sections open")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     xvfb = start_xvfb()
+    code = 0
     try:
-        for path in take(args.out, args.seconds):
+        for path in take(args.out, args.seconds, both=args.all):
             print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    except Exception:
+        traceback.print_exc()
+        code = 1
     finally:
         if xvfb is not None:
+            # Qt still holds its connection to this server and would use it while Python shuts down (a segfault
+            # once the server is gone): stop the server and leave at once, the files are written and closed
+            sys.stdout.flush()
+            sys.stderr.flush()
             xvfb.terminate()
             xvfb.wait(timeout=10)
+            os._exit(code)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

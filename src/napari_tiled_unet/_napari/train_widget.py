@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
-from napari.qt.threading import create_worker
-from qtpy.QtWidgets import QFileDialog
-from superqt import QCollapsible
+from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
+from .dock_layout import HELP_NAPARI, help_link, lay_out_dock, native_of, section
 from .jobs import Outcome, TrainingJob, run_training, snapshot
-from .messages import report_error, report_info
-from .model_registry import describe_model, registry
-from .qt_parts import LossPlot, Relay, wrap_text
-from .train_form import DEFAULTS, AdvancedSettings, connect_layer_events, follow_renames, layer_choices
+from .layer_choices import connect_layer_events, disconnect_layer_events, follow_renames
+from .lifecycle import JobRunner
+from .messages import Vocabulary, report_error, report_info, training_vocabulary
+from .model_files import ModelFileActions
+from .model_registry import LossHistory, registry
+from .model_text import describe_model
+from .qt_parts import LossPlot, set_status, wrap_text
+from .train_form import AdvancedSettings, DataFields
+from .training_text import epoch_text, finished_text, step_text
 
 if TYPE_CHECKING:
     import napari
@@ -28,7 +30,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class TrainWidget(Container):
+@dataclass
+class TrainingRun:
+    """What the widget remembers about the run in progress."""
+
+    job: TrainingJob
+    words: Vocabulary
+    action: str
+    history: LossHistory
+    step_offset: int = 0
+    replaces: str | None = None  # the name of the model being continued
+
+
+class TrainWidget(ModelFileActions, Container):
     """Train a U-Net on image/labels layer pairs in a background thread, with live loss curves and Cancel.
 
     Parameters
@@ -45,56 +59,31 @@ class TrainWidget(Container):
         self.model: UNet | None = None
         self.model_name: str | None = None
         self.last_outcome: Outcome | None = None
-        self.pairs: list[tuple[Any, Any]] = []
-        self._job: TrainingJob | None = None
-        self._worker: Any = None
-        self._relay = Relay()
-        self._relay.event.connect(self._on_event)
+        self._run: TrainingRun | None = None
 
-        self.image_layer = ComboBox(label="image", choices=layer_choices(self.viewer, "image"))
-        self.labels_layer = ComboBox(label="labels", choices=layer_choices(self.viewer, "labels"),
-                                     tooltip="dense labels, instance ids, or sparse scribbles")
-        self.task = ComboBox(label="task", choices=["semantic", "instances"], value=DEFAULTS.task,
-                             tooltip="semantic: labels are classes; instances: every object has its own id")
-        self.time_limit = FloatSpinBox(label="time limit (s)", value=DEFAULTS.time_limit or 0.0, min=0.0,
-                                       max=30 * 24 * 3600.0, step=10.0, tooltip="0: no time limit (set epochs)")
-        self.epochs = SpinBox(label="epochs", value=DEFAULTS.epochs or 0, min=0, max=1_000_000,
-                              tooltip="0: train until the time limit")
-        self.sparse = CheckBox(text="labels are sparse scribbles (0 = not annotated, 1 = background)",
-                               value=DEFAULTS.sparse)
-        self.add_pair_button = PushButton(text="Add pair", tooltip="train on several image/labels pairs")
-        self.clear_pairs_button = PushButton(text="Clear pairs")
-        self.pairs_label = Label(value="")
+        self.fields = DataFields(self.viewer)
+        for name in ("image_layer", "labels_layer", "task", "sparse", "class_names", "time_limit", "epochs",
+                     "add_pair_button", "clear_pairs_button", "pairs_label"):
+            setattr(self, name, getattr(self.fields, name))
         self.advanced = AdvancedSettings()
-        self.start_button = PushButton(text="Start")
+        self.start_button = PushButton(text="Start", tooltip="train a new model on the selected pair(s)")
         self.continue_button = PushButton(text="Continue training", enabled=False,
-                                          tooltip="fine-tune the current model (e.g. after painting more labels)")
-        self.cancel_button = PushButton(text="Cancel", enabled=False)
-        self.progress = ProgressBar(value=0, min=0, max=1000, label="progress")
-        self.status = Label(value="ready")
+                                          tooltip="go on training the current model, e.g. after painting more "
+                                          "labels; it keeps its name and its loss curve")
+        self.cancel_button = PushButton(text="Cancel", enabled=False,
+                                        tooltip="stop within one step; the best model so far is kept")
+        self.progress = ProgressBar(value=0, min=0, max=1000, label="progress",
+                                    tooltip="share of the time limit (or of the epochs) used")
+        self.status = Label(value="ready", tooltip="what training is doing, and any error in full")
         self.plot = LossPlot()
-        self.model_label = Label(value="no model yet")
-        self.save_button = PushButton(text="Save model…", enabled=False)
-        self.load_button = PushButton(text="Load model…", tooltip="load a model to continue training it")
+        self.model_label = Label(value="no model yet", tooltip="the current model: the one trained or loaded last")
+        self.save_button = PushButton(text="Save model…", enabled=False,
+                                      tooltip="save the current model as a .safetensors file")
+        self.load_button = PushButton(text="Load model…", tooltip="load a .safetensors model to continue training it")
+        self._lay_out()
+        self.runner = JobRunner(self.native, self.viewer)
+        self.runner.on_close.append(self._closed)
 
-        collapsible = QCollapsible("Advanced")
-        collapsible.addWidget(self.advanced.native)
-        advanced_box, plot_box = Container(labels=False), Container(labels=False)
-        advanced_box.native.layout().addWidget(collapsible)
-        plot_box.native.layout().addWidget(self.plot)
-        self.extend([
-            Container(widgets=[self.image_layer, self.labels_layer, self.task, self.time_limit, self.epochs]),
-            self.sparse,
-            Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal", labels=False),
-            self.pairs_label,
-            advanced_box,
-            Container(widgets=[self.start_button, self.continue_button, self.cancel_button], layout="horizontal",
-                      labels=False),
-            self.progress, self.status, plot_box, self.model_label,
-            Container(widgets=[self.save_button, self.load_button], layout="horizontal", labels=False),
-        ])
-        wrap_text(self.status, self.model_label, self.pairs_label)
-        self.pairs_label.visible = False
         self.start_button.changed.connect(lambda: self.start())
         self.continue_button.changed.connect(lambda: self.start(continue_training=True))
         self.cancel_button.changed.connect(self.cancel)
@@ -103,83 +92,112 @@ class TrainWidget(Container):
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.labels_layer.changed.connect(self._labels_changed)
-        self.task.changed.connect(self._task_changed)
         connect_layer_events(self.viewer, self._layers_changed)
         self._labels_changed(self.labels_layer.value)
+        latest = registry.latest()
+        if latest is not None:  # a reopened widget goes on with the session's latest model
+            self._show_model(latest[1], latest[0])
+
+    def _lay_out(self) -> None:
+        pair_row = Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal",
+                             labels=False)
+        data = Container(widgets=[self.fields, pair_row, self.pairs_label], labels=False)
+        model_box = Container(widgets=[self.model_label, Container(widgets=[self.save_button, self.load_button],
+                                                                   layout="horizontal", labels=False)], labels=False)
+        for box in (data, model_box, pair_row):
+            box.margins = (0, 0, 0, 0)
+        actions = Container(widgets=[self.start_button, self.continue_button, self.cancel_button],
+                            layout="horizontal", labels=False)
+        actions.margins = (0, 0, 0, 0)
+        self.sections = {
+            "data": section("Data and duration", data.native, tooltip="what to learn from, and for how long"),
+            "advanced": section("Advanced", self.advanced.native, expanded=False,
+                                tooltip="the network and the optimisation (the defaults suit most images)"),
+            "plot": section("Loss curve", self.plot, tooltip="how training goes: the losses should fall, the "
+                            "held-out score rise"),
+            "model": section("Model", model_box.native, tooltip="the current model: save it, or load one"),
+        }
+        header = [help_link("How to train (help)", HELP_NAPARI, "open the README: training in napari step by step")]
+        self.scroll = lay_out_dock(self, header, self.sections.values(),
+                                   native_of([actions, self.progress, self.status]))
+        wrap_text(self.status, self.model_label, self.pairs_label)
+
+    def reset_choices(self, *_: Any) -> None:
+        """Offer the viewer's current layers (napari calls this when layers change)."""
+        if not self.runner.closed:
+            self.fields.reset_choices()
+
+    def _closed(self, reason: str) -> None:
+        disconnect_layer_events(self.viewer, self._layers_changed)
 
     # ------------------------------------------------------------------ layers and pairs
     @property
     def running(self) -> bool:
         """True while a training run is in progress."""
-        return self._job is not None
+        return self.runner.running
 
     def _layers_changed(self, event: Any = None) -> None:
+        if self.runner.closed:
+            return
         follow_renames(event, self._layers_changed)
-        present = {id(layer) for layer in self.viewer.layers}
-        self.pairs = [(i, lab) for i, lab in self.pairs if id(i) in present and id(lab) in present]
+        self.fields.keep_pairs_of(self.viewer.layers)
         self.reset_choices()
-        self._show_pairs()
 
     def _labels_changed(self, layer: Any) -> None:
         """Scribble layers (by name, like the sample's) switch the sparse option on."""
         if layer is not None and "scribble" in layer.name.lower() and self.task.value == "semantic":
             self.sparse.value = True
 
-    def _task_changed(self, task: str) -> None:
-        if task == "instances":
-            self.sparse.value = False
-        self.sparse.enabled = task == "semantic"
+    @property
+    def pairs(self) -> list[tuple[Any, Any]]:
+        """The image/labels pairs added besides the selected one."""
+        return self.fields.pairs
 
     def add_pair(self) -> None:
         """Add the selected image and labels layers to the training pairs."""
-        pair = (self.image_layer.value, self.labels_layer.value)
-        if None in pair:
-            report_error("add a pair", ValueError("pick an image layer and a labels layer first"))
-            return
-        if not any(pair[0] is i and pair[1] is lab for i, lab in self.pairs):
-            self.pairs.append(pair)
-        self._show_pairs()
+        try:
+            self.fields.add_pair()
+        except ValueError as err:
+            self._error("add a pair", err)
 
     def clear_pairs(self) -> None:
         """Train on the selected pair only."""
-        self.pairs = []
-        self._show_pairs()
+        self.fields.clear_pairs()
 
     def training_pairs(self) -> list[tuple[Any, Any]]:
         """The added pairs plus the selected one (each pair once)."""
-        pairs = list(self.pairs)
-        current = (self.image_layer.value, self.labels_layer.value)
-        if None not in current and not any(current[0] is i and current[1] is lab for i, lab in pairs):
-            pairs.append(current)
-        return pairs
-
-    def _show_pairs(self) -> None:
-        self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
-        self.pairs_label.visible = bool(self.pairs)
+        return self.fields.training_pairs()
 
     # ------------------------------------------------------------------ training
     def training_config(self) -> TrainingConfig:
-        """The configuration from the fields (ValueError if a value is out of range)."""
-        time_limit = float(self.time_limit.value) or None
-        epochs = int(self.epochs.value) or None
-        if time_limit is None and epochs is None:
-            raise ValueError("set a time limit or a number of epochs: training needs a way to stop")
-        return TrainingConfig(task=self.task.value, sparse=bool(self.sparse.value) and self.task.value == "semantic",
-                              epochs=epochs, time_limit=time_limit, **self.advanced.config_changes())
+        """The configuration from the fields (ValueError, in the widget's words, if a value is not usable)."""
+        return TrainingConfig(**self.fields.config_changes(), **self.advanced.config_changes())
+
+    def _words(self, pairs: list[tuple[Any, Any]]) -> Vocabulary:
+        stacks = any(lab.ndim > int(self.advanced.dims.value) for _, lab in pairs)
+        return training_vocabulary([(i.name, lab.name) for i, lab in pairs], planes=stacks)
+
+    @staticmethod
+    def _action(pairs: list[tuple[Any, Any]]) -> str:
+        if len(pairs) == 1:
+            return f"train on '{pairs[0][0].name}' with labels '{pairs[0][1].name}'"
+        return f"train on {len(pairs)} image/labels pairs" if pairs else "train"
 
     def start(self, continue_training: bool = False) -> bool:
-        """Start training in a background thread; False (with a notification) if the input is not usable.
+        """Start training in a background thread; False (with the message shown) if the input is not usable.
 
         Parameters
         ----------
         continue_training : bool
-            Fine-tune the current model (the last trained or loaded one) instead of starting from scratch.
+            Go on training the current model (the last trained or loaded one): it keeps its name and its loss
+            history, and the steps go on counting.
 
         """
         if self.running:
             return False
+        pairs = self.training_pairs()
+        words = self._words(pairs)
         try:
-            pairs = self.training_pairs()
             if not pairs:
                 raise ValueError("pick an image layer and a labels layer (paint labels or open the sample first)")
             if continue_training and self.model is None:
@@ -187,27 +205,33 @@ class TrainWidget(Container):
             job = TrainingJob(images=[snapshot(i) for i, _ in pairs], labels=[snapshot(lab) for _, lab in pairs],
                               config=self.training_config(), init_model=self.model if continue_training else None)
         except ValueError as err:
-            report_error("train", err)
+            self._error(self._action(pairs), err, words)
             return False
-        self._job = job
-        self.native.destroyed.connect(lambda *_: job.cancel.set())  # closing napari stops the run
-        self.plot.clear()
+        self._run = self._new_run(job, words, self._action(pairs), continue_training)
         self.progress.value = 0
         what = f"continuing {self.model_name}" if continue_training else "training a new model"
-        self.status.value = f"{what} on {len(pairs)} image(s), preparing data…"
+        set_status(self.status, f"{what} on {len(pairs)} image(s), preparing data…")
         logger.info("%s: %s", what, job.config.to_dict())
+        self.runner.start(run_training, job, on_event=self._on_event, on_done=self._on_returned,
+                          on_orphaned=self._keep_orphaned, description=f"{what} (Cancel keeps the best model)")
         self._set_running(True)
-        self._worker = create_worker(run_training, job, self._relay.event.emit, _start_thread=False)
-        self._worker.returned.connect(self._on_returned)
-        self._worker.errored.connect(lambda err: self._on_returned(Outcome(error=err)))
-        self._worker.start()
         return True
+
+    def _new_run(self, job: TrainingJob, words: Vocabulary, action: str, continue_training: bool) -> TrainingRun:
+        if not continue_training or self.model is None:
+            self.plot.clear()
+            return TrainingRun(job, words, action, self.plot.history)
+        history = registry.history(self.model_name or "") or self.plot.history
+        offset = history.last_step or int((self.model.metadata.get("training") or {}).get("steps") or 0)
+        history.runs.append(offset)
+        self.plot.show_history(history)
+        return TrainingRun(job, words, action, history, offset, replaces=self.model_name)
 
     def cancel(self) -> None:
         """Ask the training to stop (within one step); the best model so far is kept."""
-        if self._job is not None:
-            self._job.cancel.set()
-            self.status.value = "cancelling…"
+        if self.running:
+            self.runner.cancel()
+            set_status(self.status, "cancelling…")
             self.cancel_button.enabled = False
 
     def _set_running(self, running: bool) -> None:
@@ -218,74 +242,67 @@ class TrainWidget(Container):
         self.save_button.enabled = not running and self.model is not None
 
     def _on_event(self, event: Any) -> None:
+        run = self._run
+        if run is None:
+            return
         if isinstance(event, StepEvent):
-            self.plot.add_step(event.step, event.loss)
+            self.plot.add_step(run.step_offset + event.step, event.loss)
             self.progress.value = round(1000 * event.progress)
-            self.status.value = f"epoch {event.epoch}, step {event.step}: loss {event.loss:.4f}, {event.elapsed:.0f} s"
+            set_status(self.status, step_text(event, run.step_offset))
         elif isinstance(event, EpochEvent):
-            self.plot.add_epoch(event.step, event.train_loss, event.val_loss, event.metrics)
+            self.plot.add_epoch(run.step_offset + event.step, event.train_loss, event.val_loss, event.metrics)
             self.progress.value = round(1000 * event.progress)
-            metrics = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in event.metrics.items())
-            val = "" if event.val_loss is None else f", val loss {event.val_loss:.4f}"
-            self.status.value = (f"epoch {event.epoch}: train loss {event.train_loss:.4f}{val}"
-                                 f"{', ' + metrics if metrics else ''}{' (best)' if event.best else ''}")
+            set_status(self.status, epoch_text(event, run.job.config.sparse))
         elif isinstance(event, FinishedEvent):
-            summary = event.summary
-            self.status.value = (f"{'cancelled' if event.cancelled else 'done'}: {summary.get('steps')} steps, "
-                                 f"{summary.get('epochs')} epochs, {summary.get('seconds')} s, best epoch "
-                                 f"{summary.get('best_epoch')}")
+            set_status(self.status, finished_text(event.summary, event.cancelled, run.job.config.sparse))
+
+    def _register(self, net: UNet, run: TrainingRun) -> str:
+        """Put a trained model into the session's registry (a continued model replaces itself)."""
+        history = run.history
+        if history.runs and history.runs[-1] == run.step_offset == history.last_step:
+            history.runs.pop()  # the continued run trained no step: no mark on the plot
+        if run.replaces is not None:
+            return registry.replace(run.replaces, net, run.history)
+        return registry.add(net, history=run.history)
 
     def _on_returned(self, outcome: Outcome) -> None:
-        if self._job is None:  # already handled (errored after returned cannot happen, but be safe)
-            return
-        self._job, self._worker = None, None
+        run, self._run = self._run, None
         self.last_outcome = outcome
-        if outcome.result is not None:
-            self._set_model(outcome.result)
+        if outcome.result is not None and run is not None:
+            self._show_model(outcome.result, self._register(outcome.result, run))
             self.progress.value = 1000 if not outcome.cancelled else self.progress.value
+        elif run is not None and run.history.runs and run.history.runs[-1] == run.step_offset:
+            run.history.runs.pop()  # a continued run that failed leaves no mark
         if outcome.error is not None:
-            report_error("train", outcome.error)
-            self.status.value = "failed: see the notification"
+            self._error(run.action if run is not None else "train", outcome.error, run.words if run else None)
         elif outcome.cancelled:
             report_info(f"Training cancelled; the best model so far is available as '{self.model_name}'")
         self._set_running(False)
 
+    def _keep_orphaned(self, outcome: Outcome, reason: str) -> None:
+        """The widget went away during training: keep the best model in the registry (no Qt object is touched)."""
+        run, self._run = self._run, None
+        self.last_outcome = outcome
+        if outcome.result is None or run is None:
+            logger.info("training ended after %s without a model (%s)", reason, outcome.error)
+            return
+        self.model, self.model_name = outcome.result, self._register(outcome.result, run)
+        message = (f"Training stopped because {reason}; the best model so far is kept as '{self.model_name}' "
+                   "(open Train U-Net again to continue it)")
+        if reason == "its panel was closed":
+            report_info(message)
+        else:
+            logger.info(message)
+
+    def _error(self, action: str, err: BaseException, words: Vocabulary | None = None) -> None:
+        """Show an error as a notification and in full in the status area."""
+        set_status(self.status, report_error(action, err, words or training_vocabulary([])), error=True)
+
     # ------------------------------------------------------------------ models
-    def _set_model(self, net: UNet, name: str | None = None) -> None:
-        self.model = net
-        self.model_name = name or registry.add(net)
-        self.model_label.value = f"{self.model_name}\n{describe_model(net)}"
-
-    def save_model_to(self, path: str | Path) -> Path | None:
-        """Save the current model to a ``.safetensors`` file; None (with a notification) if that fails."""
-        try:
-            if self.model is None:
-                raise ValueError("there is no model to save: train one first")
-            written = save_model(self.model, path)
-        except (ValueError, OSError) as err:
-            report_error("save the model", err)
-            return None
-        report_info(f"Saved {self.model_name} to {written}")
-        return written
-
-    def load_model_from(self, path: str | Path) -> UNet | None:
-        """Load a model to continue training it (it is offered to the Predict widget too)."""
-        try:
-            net = load_model(path)
-        except (ValueError, OSError) as err:
-            report_error("load the model", err)
-            return None
-        self._set_model(net, registry.add_file(path, net))
-        self._set_running(False)
-        return net
-
-    def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.native, "Save model", f"{self.model_name or 'model'}.safetensors",
-                                              "Model files (*.safetensors)")
-        if path:
-            self.save_model_to(path)
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load model", "", "Model files (*.safetensors)")
-        if path:
-            self.load_model_from(path)
+    def _show_model(self, net: UNet, name: str) -> None:
+        self.model, self.model_name = net, name
+        self.model_label.value = f"{name}\n{describe_model(net)}"
+        history = registry.history(name)
+        if history is not None and not self.running:
+            self.plot.show_history(history)
+        self._set_running(self.running)

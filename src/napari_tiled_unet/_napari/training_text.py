@@ -1,0 +1,31 @@
+"""What the Train widget's status line says about training events, in the user's words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from napari_tiled_unet.training.events import EpochEvent, StepEvent
+
+from .model_text import metrics_in_words
+
+
+def step_text(event: StepEvent, step_offset: int = 0) -> str:
+    """``"epoch 2, step 31: loss 0.4120, 12 s"`` (steps count on over continued runs)."""
+    return f"epoch {event.epoch}, step {step_offset + event.step}: loss {event.loss:.4f}, {event.elapsed:.0f} s"
+
+
+def epoch_text(event: EpochEvent, sparse: bool) -> str:
+    """The losses and held-out scores of an epoch, and whether its model is the best so far."""
+    scores = metrics_in_words(event.metrics, sparse)
+    held_out = "" if event.val_loss is None else f", held-out loss {event.val_loss:.4f}"
+    return (f"epoch {event.epoch}: train loss {event.train_loss:.4f}{held_out}"
+            f"{'; ' + scores if scores else ''}{' (best so far)' if event.best else ''}")
+
+
+def finished_text(summary: Mapping[str, Any], cancelled: bool, sparse: bool) -> str:
+    """What a finished (or cancelled) run did and how good its best model is on the held-out annotations."""
+    scores = metrics_in_words(summary.get("best_metrics") or {}, sparse)
+    return (f"{'cancelled' if cancelled else 'done'}: {summary.get('steps')} steps, {summary.get('epochs')} "
+            f"epochs, {summary.get('seconds')} s; best epoch {summary.get('best_epoch')}"
+            f"{', ' + scores if scores else ''}")

@@ -1,0 +1,39 @@
+"""Models and training events described in the user's words; the class names field."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_tiled_unet._napari.model_text import held_out_words, metric_name, metrics_in_words
+from napari_tiled_unet._napari.train_form import parse_class_names
+from napari_tiled_unet._napari.training_text import epoch_text, finished_text, step_text
+from napari_tiled_unet.training.events import EpochEvent, StepEvent
+
+
+def test_metrics_are_named_for_what_they_measure():
+    assert metric_name("instance_f1") == "instance F1" and metric_name("foreground_iou") == "foreground IoU"
+    assert metrics_in_words({"foreground_iou": 1.0}, sparse=True) == "held-out scribbles: foreground IoU 1.000"
+    assert (metrics_in_words({"foreground_iou": 0.88, "instance_f1": 0.912}, sparse=False)
+            == "held-out region: instance F1 0.912, foreground IoU 0.880")
+    assert metrics_in_words({}, sparse=False) == "" and held_out_words(False) == "held-out region"
+
+
+def test_training_events_in_words():
+    step = StepEvent(step=3, epoch=1, loss=0.5, learning_rate=1e-3, elapsed=2.2, progress=0.1)
+    assert step_text(step, step_offset=40) == "epoch 1, step 43: loss 0.5000, 2 s"
+    epoch = EpochEvent(epoch=2, step=40, train_loss=0.3, val_loss=0.4, metrics={"instance_f1": 0.9}, score=0.9,
+                       best=True, elapsed=10.0, progress=0.5)
+    assert epoch_text(epoch, sparse=False) == ("epoch 2: train loss 0.3000, held-out loss 0.4000; held-out region: "
+                                               "instance F1 0.900 (best so far)")
+    summary = {"steps": 40, "epochs": 2, "seconds": 10.0, "best_epoch": 2, "best_metrics": {"foreground_iou": 1.0}}
+    assert finished_text(summary, cancelled=True, sparse=True).startswith("cancelled: 40 steps, 2 epochs")
+    assert finished_text(summary, cancelled=False, sparse=True).endswith("held-out scribbles: foreground IoU 1.000")
+
+
+def test_class_names_field():
+    assert parse_class_names("") == ()
+    assert parse_class_names("2: nucleus, 3 = membrane; 4:  outer wall ") == ((2, "nucleus"), (3, "membrane"),
+                                                                               (4, "outer wall"))
+    for bad in ("nucleus", "2 nucleus", "x: nucleus", "2:"):
+        with pytest.raises(ValueError, match=r"class names: .* is not 'label value: name'"):
+            parse_class_names(bad)
