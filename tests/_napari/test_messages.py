@@ -17,10 +17,13 @@ from napari_tiled_unet._napari.messages import (
     training_vocabulary,
 )
 from napari_tiled_unet._napari.train_widget import TrainWidget
+from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import pairs_for_model
 from napari_tiled_unet.training.labels import label_encoding
 from napari_tiled_unet.training.loop import TrainingFailed
+
+NORM = PercentileNormalization()
 
 TIMEOUT = 60_000
 PROGRAMMER_TERMS = ("sparse=True", "task='", "val_fraction", "patch_size", "time_limit", "image 0", "labels 0",
@@ -70,10 +73,10 @@ def test_the_core_terms_become_control_and_layer_names():
     names = core_message(lambda: TrainingConfig(class_names=((2, ""),)))
     assert "class name" in in_user_words(names, words) and "class_names" not in in_user_words(names, words)
     shape = core_message(lambda: pairs_for_model([np.zeros((4, 4)), np.zeros((5, 5))],
-                                                 [np.zeros((4, 4), int), np.zeros((6, 6), int)], 2, "semantic", False))
+                                                 [np.zeros((4, 4), int), np.zeros((6, 6), int)], 2, NORM))
     translated = in_user_words(shape, words)
     assert translated.startswith("image 'crop' has shape (5, 5) but its labels 'crop scribbles' have shape (6, 6)")
-    axes = core_message(lambda: pairs_for_model([np.zeros((4, 4))], [np.zeros(4, int)], 2, "semantic", False))
+    axes = core_message(lambda: pairs_for_model([np.zeros((4, 4))], [np.zeros(4, int)], 2, NORM))
     assert in_user_words(axes, words).startswith("labels 'nuclei masks' have 1 axes")
     stop = core_message(lambda: TrainingConfig(epochs=None, time_limit=None))
     assert in_user_words(stop, words).startswith("set a time limit or a number of epochs")
@@ -113,7 +116,7 @@ def test_errors_of_real_training_runs_name_the_controls_and_layers(widget, viewe
 
     widget.task.value = "instances"
     message = train_and_fail(widget, qtbot, notes)
-    assert "instance labels are all zero: paint at least one object" in message
+    assert "instance labels have no object: paint at least one object" in message
 
     widget.task.value = "semantic"
     widget.sparse.value = True
