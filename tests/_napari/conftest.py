@@ -81,6 +81,17 @@ def _make_tiny(widget) -> None:
     advanced.val_fraction.value = 0.05
 
 
+def checked(widget, qtbot, timeout: int = 30_000) -> None:
+    """Wait until the Train widget's label check has shown its result (it runs in a background thread)."""
+    qtbot.waitUntil(lambda: not widget.label_check.pending, timeout=timeout)
+
+
+@pytest.fixture
+def wait_checked(qtbot):
+    """A function that waits for a Train widget's label check."""
+    return lambda widget: checked(widget, qtbot)
+
+
 @pytest.fixture
 def make_tiny():
     """A function that sets a Train widget up for a training run of about a second."""

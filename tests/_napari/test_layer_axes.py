@@ -39,7 +39,7 @@ def test_axes_for_layer(shape, rgb, dims, channels, expected):
     [
         ((64, 64, 3), True, 2, 1, "RGB"),
         ((64, 64, 4), True, 2, 3, "RGBA"),
-        ((64, 64), False, 2, 2, "no axis"),
+        ((64, 64), False, 2, 2, "no channel axis"),
         ((64,), False, 2, 1, "1 axes"),
         ((64, 64), False, 3, 1, "2D model"),
         ((64, 3), True, 2, 3, "fewer"),

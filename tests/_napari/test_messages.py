@@ -63,7 +63,7 @@ def test_the_core_terms_become_control_and_layer_names():
     words = training_vocabulary([("nuclei", "nuclei masks"), ("crop", "crop scribbles")])
     dense_zero = core_message(lambda: label_encoding([np.zeros((4, 4), int)], "semantic", False))
     assert "sparse=True" in dense_zero
-    assert in_user_words(dense_zero, words).endswith("for scribbles tick 'labels are sparse scribbles'")
+    assert in_user_words(dense_zero, words).endswith("for scribbles tick 'sparse: 0 = not annotated'")
     many = core_message(lambda: label_encoding([np.arange(400).reshape(20, 20)], "semantic", False))
     assert "choose task: instances" in in_user_words(many, words)
     fraction = core_message(lambda: TrainingConfig(val_fraction=0.7))
@@ -87,9 +87,10 @@ def test_the_core_terms_become_control_and_layer_names():
 
 
 @pytest.fixture
-def widget(viewer, qtbot, make_tiny):
+def widget(viewer, qtbot, make_tiny, wait_checked):
     widget = TrainWidget(viewer)
     make_tiny(widget)
+    wait_checked(widget)
     yield widget
     qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
 
@@ -112,7 +113,7 @@ def test_errors_of_real_training_runs_name_the_controls_and_layers(widget, viewe
     widget.sparse.value = False
     message = train_and_fail(widget, qtbot, notes)
     assert message.startswith("Could not train on 'nuclei 2D' with labels 'empty': labels contain only the value 0")
-    assert message.endswith("for scribbles tick 'labels are sparse scribbles'")
+    assert message.endswith("for scribbles tick 'sparse: 0 = not annotated'")
 
     widget.task.value = "instances"
     message = train_and_fail(widget, qtbot, notes)

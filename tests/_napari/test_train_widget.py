@@ -12,9 +12,10 @@ TIMEOUT = 60_000
 
 
 @pytest.fixture
-def widget(viewer, qtbot, make_tiny):
+def widget(viewer, qtbot, make_tiny, wait_checked):
     widget = TrainWidget(viewer)
     make_tiny(widget)
+    wait_checked(widget)
     yield widget
     qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
 
@@ -23,11 +24,12 @@ def is_idle(widget: TrainWidget) -> bool:
     return (not widget.running and widget.start_button.enabled and not widget.cancel_button.enabled)
 
 
-def test_defaults_come_from_the_training_config(viewer):
+def test_defaults_come_from_the_training_config(viewer, wait_checked):
     widget = TrainWidget(viewer)
     assert widget.image_layer.value is viewer.layers["nuclei 2D"]
     assert widget.labels_layer.value is viewer.layers["nuclei 2D scribbles"]  # top labels layer
-    assert widget.sparse.value  # scribbles switch the sparse option on
+    wait_checked(widget)
+    assert widget.sparse.value  # the label check finds scribbles and ticks the sparse box
     assert widget.time_limit.value == 120 and widget.epochs.value == 0
     config = widget.training_config()
     assert config.unet.depth == 4 and config.patch_size == 220 and config.sparse and config.task == "semantic"
@@ -36,7 +38,9 @@ def test_defaults_come_from_the_training_config(viewer):
     widget.advanced.dims.value = 2
     assert widget.advanced.depth.value == 4 and widget.advanced.patch_size.value == 220
     widget.task.value = "instances"
-    assert not widget.sparse.value and not widget.sparse.enabled
+    assert widget.sparse.enabled and widget.background.enabled  # sparse instances: a few objects painted
+    widget.sparse.value = False
+    assert not widget.background.enabled
 
 
 def test_train_registers_a_model_and_plots_the_losses(widget, qtbot, notes, clean_registry):
@@ -163,9 +167,10 @@ def test_class_names_and_held_out_scores_in_the_users_words(widget, viewer, qtbo
     assert not widget.class_names.enabled and widget.training_config().class_names == ()
 
 
-def test_an_instance_model_describes_objects(widget, viewer, qtbot, notes):
+def test_an_instance_model_describes_objects(widget, viewer, qtbot, notes, wait_checked):
     widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
-    widget.task.value = "instances"
+    wait_checked(widget)
+    assert widget.task.value == "instances" and not widget.sparse.value  # as the label check suggests
     assert widget.start()
     qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
     assert notes.errors == []

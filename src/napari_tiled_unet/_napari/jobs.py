@@ -15,9 +15,13 @@ import numpy as np
 
 from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.errors import Cancelled
-from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.inference import image_normalizer, predict_image
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.normalization import ImageNormalizer
+from napari_tiled_unet.postprocess import InstanceSettings
+from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
 from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
 from napari_tiled_unet.training.loop import TrainingFailed, train
 
 
@@ -34,8 +38,35 @@ class TrainingJob:
     images: list[np.ndarray]
     labels: list[np.ndarray]
     config: TrainingConfig
-    init_model: UNet | None = None
+    init_model: UNet | str | None = None
+    check_labels: bool = True
+    ignore_label_check: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class LabelsChecked:
+    """The event a training job emits first: what its labels look like (see :func:`inspect_before_training`)."""
+
+    report: LabelReport
+
+
+IGNORE_HINT = " (or pass --ignore-label-check to train anyway)"
+
+
+def inspect_before_training(job: TrainingJob, emit: Callable[[Any], Any]) -> None:
+    """Check the labels against the task and sparse setting; raise ValueError for a contradiction.
+
+    The report goes to ``emit`` first; an error ("instance ids trained as classes"...) stops the job before any
+    training unless ``job.ignore_label_check``. Labels with nothing painted are left to training's own message.
+    """
+    fits = all(i.shape == lab.shape or i.shape[1:] == lab.shape for i, lab in zip(job.images, job.labels))
+    # images of another size are left to training's own message (naming both shapes)
+    report = inspect_labels(job.labels, job.config.task, job.config.sparse, images=job.images if fits else None)
+    emit(LabelsChecked(report))
+    errors = [f for f in report.errors if f.code != "empty"]
+    if errors and not job.ignore_label_check:
+        raise ValueError(errors[0].message + IGNORE_HINT)
 
 
 @dataclass
@@ -57,6 +88,8 @@ def run_training(job: TrainingJob, emit: Callable[[Any], Any]) -> Outcome:
 
     """
     try:
+        if job.check_labels:
+            inspect_before_training(job, emit)
         model = train(job.images, job.labels, job.config, callback=emit, cancel=job.cancel,
                       init_model=job.init_model)
     except TrainingFailed as err:
@@ -75,7 +108,19 @@ class PredictionJob:
     axes: str
     output: str
     tile_shape: int | None = None
+    normalizer: ImageNormalizer | None = None
+    whole_image: Any = field(default=None, repr=False)
+    whole_axes: str | None = None
+    stitch_threshold: float = DEFAULT_STITCH_THRESHOLD
+    instance_settings: InstanceSettings | None = None
+    tta: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~napari_tiled_unet.inference.predict_image` besides net and image."""
+        return {"axes": self.axes, "output": self.output, "tile_shape": self.tile_shape,
+                "normalizer": self.normalizer, "stitch_threshold": self.stitch_threshold,
+                "instance_settings": self.instance_settings, "tta": self.tta}
 
 
 LAZY_RESULT_BYTES = 1 << 30
@@ -92,8 +137,7 @@ def _predict_lazy_layer(job: PredictionJob, emit: Callable[[Any], Any]) -> tuple
     from dask.callbacks import Callback
 
     image = job.image if is_dask(job.image) else da.from_array(job.image, chunks="auto")
-    result, axes = predict_image(job.net, image, axes=job.axes, output=job.output,  # type: ignore[arg-type]
-                                 tile_shape=job.tile_shape)
+    result, axes = predict_image(job.net, image, **job.options())
     if not is_dask(result) or result.nbytes > LAZY_RESULT_BYTES:
         return result, axes
 
@@ -113,6 +157,10 @@ def _predict_lazy_layer(job: PredictionJob, emit: Callable[[Any], Any]) -> tuple
 def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     """Predict with the core; ``emit((done, total))`` reports the tiles done.
 
+    A job for one plane of a stack (``whole_image`` set, no ``normalizer``) first binds the model's
+    normalisation to the whole image, so that the plane comes out as in a prediction of the whole stack; the
+    normaliser is left in ``job.normalizer`` for the next preview of the same layer.
+
     Returns
     -------
     Outcome
@@ -120,10 +168,11 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
 
     """
     try:
+        if job.normalizer is None and job.whole_image is not None:
+            job.normalizer = image_normalizer(job.net, job.whole_image, job.whole_axes)
         if isinstance(job.image, np.ndarray):
-            result = predict_image(job.net, job.image, axes=job.axes, output=job.output,  # type: ignore[arg-type]
-                                   tile_shape=job.tile_shape, progress=lambda done, total: emit((done, total)),
-                                   cancel=job.cancel)
+            result = predict_image(job.net, job.image, **job.options(),
+                                   progress=lambda done, total: emit((done, total)), cancel=job.cancel)
         else:
             result = _predict_lazy_layer(job, emit)
     except Cancelled:

@@ -12,14 +12,18 @@ import numpy as np
 
 from napari_tiled_unet.inference import CHANNEL_LETTERS, default_axes
 
+from .channels import AXIS, LAYERS, RGB, ChannelChoice, axis_kind
 
-def axes_for_layer(data_shape: Sequence[int], rgb: bool, model_dims: int, model_in_channels: int) -> str:
-    """Axis letters of a layer's data for a model (``'YX'``, ``'ZYX'``, ``'TZYX'``, ``'CYX'``, ``'YXS'``...).
+
+def axes_for_layer(data_shape: Sequence[int], rgb: bool, model_dims: int, model_in_channels: int,
+                   channels: ChannelChoice | None = None, axis_labels: Sequence[Any] | None = None) -> str:
+    """Axis letters of a layer's data for a model (``'YX'``, ``'ZYX'``, ``'TYX'``, ``'CYX'``, ``'YXS'``...).
 
     Parameters
     ----------
     data_shape : sequence of int
-        Shape of the layer's data (for an RGB layer the last axis holds the colours).
+        Shape of the layer's data (for an RGB layer the last axis holds the colours; in "layers" mode the
+        channel layers stacked on a new first axis).
     rgb : bool
         The layer's ``rgb`` flag.
     model_dims : int
@@ -27,6 +31,11 @@ def axes_for_layer(data_shape: Sequence[int], rgb: bool, model_dims: int, model_
         others (Z or T for a 2D model, T for a 3D model) are predicted plane by plane.
     model_in_channels : int
         Channels the model takes.
+    channels : ChannelChoice, optional
+        Where the channels are (the "channels" control); None guesses an axis of the model's channel count.
+    axis_labels : sequence of str, optional
+        The layer's axis labels: an axis labelled "t" or "time" is time, "z" is depth (else a 2D model's
+        stack is Z, then T).
 
     Returns
     -------
@@ -40,7 +49,10 @@ def axes_for_layer(data_shape: Sequence[int], rgb: bool, model_dims: int, model_
 
     """
     shape = tuple(int(s) for s in data_shape)
-    if rgb:
+    labels = list(axis_labels or ())
+    if channels is not None and channels.mode == LAYERS:
+        return _with_channel(shape, 0, model_dims, model_in_channels, [None, *labels], "the channel layers")
+    if rgb or (channels is not None and channels.mode == RGB):
         if len(shape) < model_dims + 1:
             raise ValueError(f"the RGB image of shape {shape} has fewer than {model_dims} spatial axes for a "
                              f"{model_dims}D model: pick a {len(shape) - 1}D model")
@@ -48,16 +60,59 @@ def axes_for_layer(data_shape: Sequence[int], rgb: bool, model_dims: int, model_
             raise ValueError(f"the image is RGB{'A' if shape[-1] == 4 else ''} ({shape[-1]} channels) but the model "
                              f"takes {model_in_channels} channel(s): pick a model trained on RGB images, or convert "
                              "the image to grey values first")
-        return default_axes(shape[:-1], model_dims, 1) + "S"
+        return _letters(shape[:-1], model_dims, labels[:-1] if len(labels) == len(shape) else []) + "S"
+    if channels is not None and channels.mode == AXIS and channels.axis is not None:
+        return _with_channel(shape, channels.axis, model_dims, model_in_channels, labels, f"axis {channels.axis}")
     if len(shape) < model_dims:
         raise ValueError(f"the image of shape {shape} has {len(shape)} axes but the model is {model_dims}D: "
                          f"pick a {len(shape)}D model")
-    axes = default_axes(shape, model_dims, model_in_channels)
-    if model_in_channels > 1 and not any(a in CHANNEL_LETTERS for a in axes):
-        raise ValueError(f"the model takes {model_in_channels} channels but the image of shape {shape} has no axis "
-                         f"of that size before its spatial axes: pick an image with {model_in_channels} channels "
-                         "(a layer added without channel_axis) or a single-channel model")
-    return axes
+    if channels is None:
+        axes = default_axes(shape, model_dims, model_in_channels)
+        if any(a in CHANNEL_LETTERS for a in axes):
+            return axes
+    if model_in_channels > 1:
+        raise ValueError(f"the model takes {model_in_channels} channels but the image of shape {shape} has no "
+                         f"channel axis: choose the axis of size {model_in_channels} under 'channels', or pick "
+                         f"{model_in_channels} layers as channels, or a single-channel model")
+    return _letters(shape, model_dims, labels)
+
+
+def _with_channel(shape: tuple[int, ...], axis: int, dims: int, in_channels: int, labels: list[Any],
+                  what: str) -> str:
+    """Letters with ``'C'`` at ``axis`` (checked against the model's channel count)."""
+    if not 0 <= axis < len(shape):
+        raise ValueError(f"the image of shape {shape} has no axis {axis}: choose another axis under 'channels'")
+    if shape[axis] != in_channels:
+        raise ValueError(f"{what} holds {shape[axis]} channel(s) but the model takes {in_channels}: choose the "
+                         "right axis under 'channels', or a model trained on that many channels")
+    rest = shape[:axis] + shape[axis + 1:]
+    if len(rest) < dims:
+        raise ValueError(f"the image of shape {shape} has {len(rest)} axes besides its channels but the model is "
+                         f"{dims}D: pick a {len(rest)}D model")
+    rest_labels = labels[:axis] + labels[axis + 1:] if len(labels) == len(shape) else []
+    letters = _letters(rest, dims, rest_labels)
+    return letters[:axis] + "C" + letters[axis:]
+
+
+def _letters(shape: Sequence[int], dims: int, labels: Sequence[Any]) -> str:
+    """Letters of non-channel axes: the spatial ones last, the others T or Z by their labels, else by count."""
+    default = default_axes(shape, dims, 1)
+    lead = len(shape) - dims
+    if len(labels) != len(shape):
+        return default
+    kinds = [axis_kind(label) for label in labels]
+    if dims == 3 and kinds[lead] == "t":
+        raise ValueError(f"axis {lead} of the image is labelled '{labels[lead]}' (time) but a 3D model would read it "
+                         "as Z: pick a 2D model, which predicts every time point on its own")
+    wanted = [{"t": "T", "z": "Z" if dims == 2 else None}.get(kind or "") for kind in kinds[:lead]]
+    named = [letter for letter in wanted if letter]
+    if not named or len(set(named)) < len(named):
+        return default
+    free = [a for a in default[:lead] if a not in wanted] + ["Q"] * lead
+    letters = []
+    for letter in wanted:
+        letters.append(letter if letter else free.pop(0))
+    return "".join(letters) + default[lead:]
 
 
 def loop_axes(axes: str, model_dims: int) -> list[int]:

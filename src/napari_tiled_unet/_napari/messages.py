@@ -22,6 +22,10 @@ from napari_tiled_unet.training.loop import TrainingFailed
 logger = logging.getLogger("napari_tiled_unet._napari")
 
 ADVANCED = "(Advanced)"
+#: The Train widget's sparse check box (one box for scribbles and for a few objects painted completely).
+SPARSE = "sparse: 0 = not annotated"
+#: The Train widget's check box that trains despite a contradiction found by the label check.
+TRAIN_ANYWAY = "train anyway"
 
 #: TrainingConfig fields -> the Train widget's controls ("(Advanced)": in the Advanced section).
 TRAIN_FIELDS: dict[str, str] = {
@@ -38,12 +42,21 @@ TRAIN_FIELDS: dict[str, str] = {
     "device": f"device {ADVANCED}",
     "class_names label value": "class names: label value",
     "class_names": "class names",
+    "channel_names": "channels",
 }
 
 #: Core terms of training messages -> the Train widget's words, applied in this order (regular expressions).
 TRAIN_TERMS: tuple[tuple[str, str], ...] = (
-    (r"for scribbles use sparse=True", "for scribbles tick 'labels are sparse scribbles'"),
-    (r"sparse=True", "'labels are sparse scribbles' ticked"),
+    (r" \(or pass --ignore-label-check to train anyway\)", f" (or tick '{TRAIN_ANYWAY}' to train as set)"),
+    (r" \(--[a-z][a-z -]*\)", ""),  # the command line's flags
+    (r" -> task (\w+), sparse$", rf"; suggested: task: \1 with '{SPARSE}' ticked"),
+    (r" -> task (\w+), dense$", rf"; suggested: task: \1 with '{SPARSE}' unticked"),
+    (r"use task='instances' with sparse=True", f"choose task: instances and tick '{SPARSE}'"),
+    (r"for scribbles use sparse=True", f"for scribbles tick '{SPARSE}'"),
+    (r"use sparse=True", f"tick '{SPARSE}'"),
+    (r"sparse=True", f"'{SPARSE}' ticked"),
+    (r"sparse_background='inferred'", "background: none painted (infer)"),
+    (r"sparse_background='painted'", "background: painted with 1"),
     (r"use task='instances'", "choose task: instances"),
     (r"task='(\w+)'", r"task: \1"),
     (r"for task '(\w+)', not '(\w+)'", r"for task: \1, not task: \2"),
@@ -60,9 +73,13 @@ TRAIN_TERMS: tuple[tuple[str, str], ...] = (
 #: Core terms of prediction messages -> the Predict widget's controls.
 PREDICT_TERMS: tuple[tuple[str, str], ...] = (
     (r"\btile_shape\b", "tile size"),
+    (r"\bseed_threshold\b", "seed threshold"),
+    (r"\bforeground_threshold\b", "foreground threshold"),
+    (r"\bmin_size\b", "minimum size"),
     (r"or None for automatic", "or tick 'automatic tile size'"),
     (r"output=", "output: "),
-    (r"\(a layer added without channel_axis\)", "(one layer holding all channels)"),
+    (r"pick an image with that many channels \(or split/merge channels first\)",
+     "choose the axis that holds them under 'channels', or pick that many layers as channels"),
 )
 
 _INDEXED = re.compile(r"\b(image|labels) (\d+)\b")

@@ -8,6 +8,8 @@ from typing import Any
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_meta import classes_in_words
 
+from .voxel_size import geometry_in_words
+
 #: Training metrics (keys of the training summary's ``best_metrics``) as a biologist reads them.
 METRIC_NAMES = {"foreground_iou": "foreground IoU", "instance_f1": "instance F1"}
 
@@ -77,13 +79,20 @@ def describe_model(net: UNet) -> str:
     config, meta = net.config, net.metadata
     task = meta.get("task") or "unknown"
     source = ", from scribbles" if meta.get("sparse") else (", from masks" if task == "instances" else "")
+    names = (meta.get("channels") or {}).get("names") or []
     channels = f"{config.in_channels} input channel{'s' if config.in_channels != 1 else ''}"
+    if names:
+        channels += f" ({', '.join(map(str, names))})"
     lines = [
         f"task: {task}{source}",
         f"classes: {classes_in_words(net)}",
         f"{config.dims}D, depth {config.depth}, {2 ** config.wf} filters, {config.padding} padding, "
-        f"margin {config.margin} px, {channels}",
+        f"{geometry_in_words(config)}, {channels}",
     ]
+    voxel = meta.get("voxel_size")
+    if voxel:
+        size = "×".join(f"{float(v):g}" for v in voxel)
+        lines.append(f"trained on {size} µm {'voxels' if len(voxel) == 3 else 'pixels'}")
     training = _training_line(meta)
     if training:
         lines.append(training)

@@ -34,11 +34,22 @@ def result_name(source_name: str, output: str, class_name: str | None = None) ->
 
 
 def source_transforms(layer: Any, keep: Sequence[int], leading: int = 0) -> dict[str, Any]:
-    """Scale, translate, rotate, shear and affine of ``layer`` for the dimensions ``keep`` (see result_transforms)."""
+    """Scale, translate, rotate, shear, affine, axis labels and units of ``layer`` for the dimensions ``keep``.
+
+    See :func:`~.layer_axes.result_transforms`; the axis labels ("t", "z"...) and units go with the axes kept,
+    so that a time-lapse result is a time-lapse too.
+    """
     affine = getattr(layer, "affine", None)
-    return result_transforms(layer.scale, layer.translate, getattr(layer, "rotate", None),
-                             getattr(layer, "shear", None), None if affine is None else affine.affine_matrix,
-                             keep, leading)
+    kwargs = result_transforms(layer.scale, layer.translate, getattr(layer, "rotate", None),
+                               getattr(layer, "shear", None), None if affine is None else affine.affine_matrix,
+                               keep, leading)
+    labels = list(getattr(layer, "axis_labels", None) or ())
+    if len(labels) == len(layer.scale) and not leading:
+        kwargs["axis_labels"] = tuple(str(labels[i]) for i in keep)
+    units = list(getattr(layer, "units", None) or ())
+    if len(units) == len(layer.scale) and not leading:
+        kwargs["units"] = tuple(units[i] for i in keep)
+    return kwargs
 
 
 def full_result(result: np.ndarray, axes: str, model_dims: int, data_shape: Sequence[int], output: str,
@@ -135,11 +146,17 @@ class Prediction:
     plane: tuple[int, ...] | None = None
     label_values: tuple[int, ...] = (0,)
     class_names: tuple[str, ...] = ()
+    data_shape: tuple[int, ...] = ()
+    placement: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Pending:
-    """Where a running prediction goes: its source layer and how to place the result."""
+    """Where a running prediction goes: its source layer and how to place the result.
+
+    ``data_shape`` is the shape of the predicted data (the channel layers stacked, in "layers" mode) and
+    ``placement`` the source layer's axes the result keeps (default: every axis but the channel axis).
+    """
 
     layer: Any
     axes: str
@@ -148,11 +165,13 @@ class Pending:
     plane: tuple[int, ...] | None = None
     label_values: tuple[int, ...] = (0,)
     class_names: tuple[str, ...] = ()
+    data_shape: tuple[int, ...] = ()
+    placement: tuple[int, ...] | None = None
 
     def with_result(self, result: np.ndarray) -> Prediction:
         """The prediction to show, once the worker has computed ``result``."""
         return Prediction(result, self.axes, self.model_dims, self.output, self.plane, self.label_values,
-                          self.class_names)
+                          self.class_names, self.data_shape, self.placement)
 
 
 def show_result(viewer: Any, source: Any, prediction: Prediction) -> Shown:
@@ -171,8 +190,15 @@ def show_result(viewer: Any, source: Any, prediction: Prediction) -> Shown:
     return shown
 
 
-def _data_shape(source: Any) -> tuple[int, ...]:
+def _data_shape(source: Any, prediction: Prediction) -> tuple[int, ...]:
+    if prediction.data_shape:
+        return tuple(prediction.data_shape)
     return tuple(source.data[0].shape if getattr(source, "multiscale", False) else source.data.shape)
+
+
+def _placement(prediction: Prediction) -> list[int]:
+    """The source layer's axes the result keeps."""
+    return list(prediction.placement) if prediction.placement is not None else kept_axes(prediction.axes)
 
 
 def _write(layer: Any, data: np.ndarray, transforms: dict[str, Any]) -> None:
@@ -194,8 +220,8 @@ def _show_labels(viewer: Any, source: Any, prediction: Prediction, reuse: Any) -
     if reuse is not None and not isinstance(reuse, Labels):
         reuse = None
     previous = None if reuse is None or p.plane is None else np.asarray(reuse.data)
-    data = full_result(p.result, p.axes, p.model_dims, _data_shape(source), p.output, p.plane, previous)
-    transforms = source_transforms(source, kept_axes(p.axes))
+    data = full_result(p.result, p.axes, p.model_dims, _data_shape(source, p), p.output, p.plane, previous)
+    transforms = source_transforms(source, _placement(p))
     if reuse is not None and reuse.ndim == data.ndim:
         _write(reuse, data, transforms)
         layer = reuse
@@ -218,10 +244,10 @@ def _show_probabilities(viewer: Any, source: Any, prediction: Prediction, previo
     from napari.layers import Image
 
     p = prediction
-    shape = _data_shape(source)
+    shape = _data_shape(source, p)
     classes = np.moveaxis(p.result, len(loop_axes(p.axes, p.model_dims)), 0)
     names = _probability_names(p, classes.shape[0])
-    transforms = source_transforms(source, kept_axes(p.axes))
+    transforms = source_transforms(source, _placement(p))
     order = [*range(1, classes.shape[0]), 0] if classes.shape[0] > 1 else [0]
     if len(previous) != len(order):  # another model: other classes
         previous = [None] * len(order)

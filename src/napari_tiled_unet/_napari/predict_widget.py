@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import copy
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, ProgressBar, PushButton, SpinBox
-from qtpy.QtWidgets import QFileDialog
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from napari_tiled_unet.devices import device_of, resolve_device
+from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_file import load_model
-from napari_tiled_unet.model_meta import class_names, label_values
 from napari_tiled_unet.predict import plan_tiles
+from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
 
+from .builtin_choices import is_builtin, load_builtin, shipped
+from .channel_picker import ChannelPicker
+from .channels import LAYERS, ChannelChoice, layers_named, propose_channels
+from .correction_actions import CorrectionActions, LastResult
 from .device_choices import available_devices
 from .dock_layout import HELP_COMMAND_LINE, HELP_NAPARI, help_link, lay_out_dock, native_of, section
 from .export_actions import ExportActions
-from .jobs import Outcome, PredictionJob, run_prediction
-from .layer_axes import axes_for_layer, current_plane, loop_axes, plane_slices
+from .jobs import Outcome
+from .layer_axes import loop_axes
 from .layer_choices import connect_layer_events, disconnect_layer_events, follow_renames, layer_choices
 from .lifecycle import JobRunner
-from .messages import PREDICTION, report_error, report_info
 from .model_registry import registry
 from .model_text import describe_model
-from .predict_output import Pending, show_result
-from .qt_parts import set_status, wrap_text
+from .predict_inputs import NormalizerCache, PredictionInput, layer_data, prediction_input
+from .predict_objects import ObjectSettings
+from .predict_output import Pending
+from .predict_run import PredictRunning
+from .qt_parts import wrap_text
 
 if TYPE_CHECKING:
     import napari
@@ -36,7 +40,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class PredictWidget(ExportActions, Container):
+def model_choices(_widget: Any = None) -> list[tuple[str, str]]:
+    """The models of the session (newest first), then the built-in ones."""
+    names = registry.names()
+    return [(n, n) for n in names] + [(m.spec, m.spec) for m in shipped() if m.spec not in names]
+
+
+class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container):
     """Predict a whole image or stack with a model of this session or from a file, tile by tile, exactly.
 
     Parameters
@@ -50,13 +60,18 @@ class PredictWidget(ExportActions, Container):
         super().__init__(labels=False)
         self.viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.last_outcome: Outcome | None = None
+        self.last_result: LastResult | None = None
         self.result_layer: Any = None
         self.result_layers: list[Any] = []
         self._pending: Pending | None = None
+        self._running_net: tuple[UNet, str] | None = None
         self._device_copy: tuple[tuple[int, str], UNet] | None = None
+        self._normalizers = NormalizerCache()
+        self._model_seen: str | None = None
 
-        self.model = ComboBox(label="model", choices=lambda _w=None: registry.names(),
-                              tooltip="models trained in this session, or loaded from files")
+        self.model = ComboBox(label="model", choices=model_choices,
+                              tooltip="models trained in this session, loaded from files, or shipped with the "
+                              "plugin (builtin:...)")
         self.load_button = PushButton(text="Load model…", tooltip="load a .safetensors model or a bioimage.io .zip "
                                       "exported by napari-tiled-unet")
         self.export_button = PushButton(text="Export to bioimage.io…",
@@ -66,11 +81,27 @@ class PredictWidget(ExportActions, Container):
                                 tooltip="what the selected model predicts and how it was trained")
         self.image_layer = ComboBox(label="image", choices=layer_choices(self.viewer, "image"),
                                     tooltip="the image layer to segment (a 2D model predicts stacks plane by plane)")
+        self.channels = ChannelPicker(self.viewer, "predict")
         self.output = ComboBox(label="output", choices=list(OUTPUT_KINDS), value="labels",
                                tooltip="labels: the label values you painted; instances: one id per object; "
                                "probabilities: one layer per class, from 0 to 1")
+        self.link = FloatSpinBox(label="link across planes (IoU)", value=DEFAULT_STITCH_THRESHOLD, min=0.0, max=1.0,
+                                 step=0.05, tooltip="instances of a stack predicted plane by plane: objects of "
+                                 "consecutive Z planes (or time points) that overlap by at least this IoU get one "
+                                 "id (Z planes become 3D objects, time points are tracked by overlap); 0: every "
+                                 "plane numbers its objects on its own")
         self.current_plane = CheckBox(text="current plane only (quick preview of a stack)", value=False,
-                                      tooltip="predict only the plane shown in the viewer")
+                                      tooltip="predict only the plane shown in the viewer; it is normalised with the "
+                                      "whole stack, so it equals that plane of a full prediction")
+        self.tta = CheckBox(text="test-time augmentation (about 8x slower)", value=False,
+                            tooltip="average the 8 flips and rotations of every plane: slightly smoother, more "
+                            "reliable results at about 8 times the time")
+        self.objects = ObjectSettings()
+        self.correct_button = PushButton(text="Make annotation for corrections",
+                                         tooltip="copy the last result into a new Labels layer in the model's "
+                                         "training labels (instance models: 1 = background, 2.. = objects) to fix "
+                                         "its mistakes; then Continue training in Train U-Net learns from it (in a "
+                                         "stack only the planes you edit)")
         self.auto_tile = CheckBox(text="automatic tile size", value=True,
                                   tooltip="pick the largest tile that fits the memory of the device")
         self.tile_size = SpinBox(label="tile size", value=508, min=4, max=8192, enabled=False,
@@ -88,33 +119,31 @@ class PredictWidget(ExportActions, Container):
         self.runner = JobRunner(self.native, self.viewer)
         self.export_runner = JobRunner(self.native, self.viewer)
         self.runner.on_close.append(self._closed)
-
-        self.run_button.changed.connect(lambda: self.run())
-        self.cancel_button.changed.connect(self.cancel)
-        self.load_button.changed.connect(self._load_dialog)
-        self.export_button.changed.connect(lambda: self.open_export_dialog())
-        for widget in (self.image_layer, self.model, self.auto_tile, self.tile_size, self.device):
-            widget.changed.connect(self._update_info)
-        connect_layer_events(self.viewer, self._layers_changed)
-        registry.changed.connect(self._models_changed)
-        self._update_info()
+        self._connect()
+        self._model_changed()
 
     def _lay_out(self) -> None:
         buttons = Container(widgets=[self.load_button, self.export_button], layout="horizontal", labels=False)
         model = Container(widgets=[Container(widgets=[self.model]), buttons, self.model_info], labels=False)
-        image = Container(widgets=[Container(widgets=[self.image_layer, self.output]), self.current_plane],
-                          labels=False)
+        image = Container(widgets=[Container(widgets=[self.image_layer, *self.channels.widgets, self.output,
+                                                      self.link]),
+                                   self.current_plane, self.tta], labels=False)
         tiles = Container(widgets=[self.auto_tile, Container(widgets=[self.tile_size, self.device]), self.tile_info],
                           labels=False)
+        correct = Container(widgets=[self.correct_button], labels=False)
         actions = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False)
-        for box in (buttons, model, image, tiles, actions):
+        for box in (buttons, model, image, tiles, correct, actions):
             box.margins = (0, 0, 0, 0)
         self._forms = [model, image, tiles]
         self.sections = {
             "model": section("Model", model.native, tooltip="the model to predict with"),
             "image": section("Image and output", image.native, tooltip="what to segment, and what to get back"),
-            "tiles": section("Tiles and device", tiles.native, tooltip="how the image is cut into tiles, and "
-                             "where the network runs"),
+            "objects": section("Objects (instance models)", self.objects.native, expanded=False,
+                               tooltip="how an instance model's outputs become objects, with a quick preview"),
+            "correct": section("Correct and retrain", correct.native, tooltip="fix the model's mistakes and let "
+                               "it learn from them"),
+            "tiles": section("Tiles and device", tiles.native, expanded=False,
+                             tooltip="how the image is cut into tiles, and where the network runs"),
         }
         header = [help_link("How to predict (help)", HELP_NAPARI, "open the README: predicting in napari"),
                   help_link("Many files? Use the command line", HELP_COMMAND_LINE,
@@ -122,6 +151,21 @@ class PredictWidget(ExportActions, Container):
         self.scroll = lay_out_dock(self, header, self.sections.values(),
                                    native_of([actions, self.progress, self.status]))
         wrap_text(self.model_info, self.tile_info, self.status)
+
+    def _connect(self) -> None:
+        self.run_button.changed.connect(lambda: self.run())
+        self.cancel_button.changed.connect(self.cancel)
+        self.load_button.changed.connect(self._load_dialog)
+        self.export_button.changed.connect(lambda: self.open_export_dialog())
+        self.correct_button.changed.connect(lambda: self.make_corrections())
+        self.objects.preview_button.changed.connect(lambda: self.preview_objects())
+        self.model.changed.connect(self._model_changed)
+        self.image_layer.changed.connect(self._image_changed)
+        for widget in (self.auto_tile, self.tile_size, self.device, self.output, self.channels.mode,
+                       self.channels.layers):
+            widget.changed.connect(self._update_info)
+        connect_layer_events(self.viewer, self._layers_changed)
+        registry.changed.connect(self._models_changed)
 
     def reset_choices(self, *_: Any) -> None:
         """Offer the viewer's current layers and the session's models (napari calls this when layers change)."""
@@ -134,16 +178,12 @@ class PredictWidget(ExportActions, Container):
         registry.changed.disconnect(self._models_changed)
         self.export_runner.close(reason)
 
-    @property
-    def running(self) -> bool:
-        """True while a prediction is in progress."""
-        return self.runner.running
-
     def _layers_changed(self, event: Any = None) -> None:
         if self.runner.closed:
             return
         follow_renames(event, self._layers_changed)
         self.image_layer.reset_choices()
+        self.channels.reset_choices()
 
     def _models_changed(self) -> None:
         """A model was added or replaced: offer it and select the newest."""
@@ -158,12 +198,20 @@ class PredictWidget(ExportActions, Container):
         if names:
             self.model.value = names[0]
         self._device_copy = None
-        self._update_info()
+        self._model_changed()
 
+    # ------------------------------------------------------------------ model and input
     def selected_model(self) -> UNet | None:
-        """The model picked in the list."""
+        """The model picked in the list (a built-in one is loaded on first use)."""
         name = self.model.value
-        return registry.get(name) if name in registry else None
+        if name in registry:
+            return registry.get(name)
+        if is_builtin(name):
+            try:
+                return load_builtin(name)
+            except ModelFileError as err:
+                self._error("load the built-in model", err)
+        return None
 
     def _net_on_device(self) -> UNet | None:
         """The selected model on the selected device (a copy, kept, when it must move; the registered one stays)."""
@@ -178,10 +226,36 @@ class PredictWidget(ExportActions, Container):
             self._device_copy = (key, copy.deepcopy(net).to(device).eval())
         return self._device_copy[1]
 
-    def _layer_axes(self, layer: Any, net: UNet) -> tuple[Any, str]:
-        data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-        return data, axes_for_layer(data.shape, bool(getattr(layer, "rgb", False)), net.config.dims,
-                                    net.config.in_channels)
+    def _model_changed(self, *_: Any) -> None:
+        net = self.selected_model()
+        if self.model.value != self._model_seen:
+            self._model_seen = self.model.value
+            self.channels.set_by_hand = False
+            self.sections["objects"].setVisible(self.objects.show_model(net))
+        self._propose_channels(net)
+        self._update_info()
+
+    def _image_changed(self, *_: Any) -> None:
+        self._propose_channels(self.selected_model())
+        self._update_info()
+
+    def _propose_channels(self, net: UNet | None) -> None:
+        """Propose the channels the model was trained on: layers of those names, or an axis of that size."""
+        layer = self.image_layer.value
+        if layer is None:
+            self.channels.for_layer(None, None)
+            return
+        proposal = None
+        if net is not None:
+            names = (net.metadata.get("channels") or {}).get("names") or []
+            images = [lay for _name, lay in layer_choices(self.viewer, "image")()]
+            found = layers_named(names, images) if net.config.in_channels > 1 else None
+            proposal = ChannelChoice(LAYERS, layers=found) if found else propose_channels(
+                layer_data(layer).shape, bool(getattr(layer, "rgb", False)), layer.axis_labels, net.config.in_channels)
+        self.channels.for_layer(layer, proposal)
+
+    def _input(self, net: UNet) -> PredictionInput:
+        return prediction_input(self.image_layer.value, self.channels.value(), net)
 
     def _tile(self) -> int | None:
         return None if self.auto_tile.value else int(self.tile_size.value)
@@ -189,6 +263,7 @@ class PredictWidget(ExportActions, Container):
     def _update_info(self, *_: Any) -> None:
         """Describe the model and the tiles that will be used (the tile box shows the automatic tile)."""
         self.tile_size.enabled = not self.auto_tile.value
+        self.link.enabled = self.output.value == "instances"
         layer = self.image_layer.value
         try:
             net = self._net_on_device()
@@ -196,12 +271,12 @@ class PredictWidget(ExportActions, Container):
             self.tile_info.value = str(err)
             return
         self.model_info.value = describe_model(net) if net is not None else "no model: train one or load a file"
-        if net is None or layer is None:
+        if net is None or (layer is None and self.channels.value().mode != LAYERS):
             self.tile_info.value = ""
             return
         try:
-            data, axes = self._layer_axes(layer, net)
-            spatial = [data.shape[i] for i, a in enumerate(axes) if a not in "CS"][-net.config.dims:]
+            source = self._input(net)
+            spatial = [source.shape[i] for i, a in enumerate(source.axes) if a not in "CS"][-net.config.dims:]
             layout, batch = plan_tiles(net, spatial, self._tile())
         except ValueError as err:
             self.tile_info.value = f"cannot predict this image: {err}"
@@ -210,110 +285,5 @@ class PredictWidget(ExportActions, Container):
             with self.tile_size.changed.blocked():
                 self.tile_size.value = max(layout.tile_shape)
         tile = "×".join(map(str, layout.tile_shape))
-        planes = f" per plane ({axes} image)" if loop_axes(axes, net.config.dims) else ""
+        planes = f" per plane ({source.axes} image)" if loop_axes(source.axes, net.config.dims) else ""
         self.tile_info.value = f"tile {tile} px, {layout.n_tiles} tile(s){planes}, batch {batch}"
-
-    # ------------------------------------------------------------------ running
-    def run(self) -> bool:
-        """Start the prediction in a background thread; False (with the message shown) if the input is not usable."""
-        if self.running:
-            return False
-        layer = self.image_layer.value
-        try:
-            if layer is None:
-                raise ValueError("pick an image layer first")
-            net = self._net_on_device()
-            if net is None:
-                raise ValueError("pick a model: train one in the Train U-Net widget or load a .safetensors file")
-            data, axes = self._layer_axes(layer, net)
-            plane = None
-            if self.current_plane.value and loop_axes(axes, net.config.dims):
-                position = layer.world_to_data(self.viewer.dims.point)
-                plane = current_plane(axes, data.shape, net.config.dims, position)
-                data = data[plane_slices(axes, net.config.dims, plane)]
-        except ValueError as err:
-            self._error(f"predict '{layer.name}'" if layer is not None else "predict", err)
-            return False
-        job = PredictionJob(net=net, image=data, axes=axes, output=self.output.value, tile_shape=self._tile())
-        self._pending = Pending(layer, axes, net.config.dims, self.output.value, plane, tuple(label_values(net)),
-                                tuple(class_names(net)))
-        self.progress.value = 0
-        what = f"predicting {layer.name}" + (f" plane {plane}" if plane else "")
-        set_status(self.status, what + "…")
-        self.runner.start(run_prediction, job, on_event=self._on_progress, on_done=self._on_returned,
-                          on_orphaned=self._drop_orphaned, description=what)
-        self._set_running(True)
-        return True
-
-    def cancel(self) -> None:
-        """Stop the prediction before the next batch of tiles."""
-        if self.running:
-            self.runner.cancel()
-            set_status(self.status, "cancelling…")
-
-    def _set_running(self, running: bool) -> None:
-        self.run_button.enabled = not running
-        self.cancel_button.enabled = running
-        self.load_button.enabled = not running
-
-    def _on_progress(self, done_total: tuple[int, int]) -> None:
-        done, total = done_total
-        self.progress.max = max(total, 1)
-        self.progress.value = done
-        set_status(self.status, f"tile {done} of {total}")
-
-    def _on_returned(self, outcome: Outcome) -> None:
-        pending, self._pending = self._pending, None
-        self.last_outcome = outcome
-        try:
-            if outcome.error is not None:
-                self._error(f"predict '{pending.layer.name}'" if pending else "predict", outcome.error)
-            elif outcome.cancelled:
-                report_info("Prediction cancelled; no layer was changed")
-                set_status(self.status, "cancelled; no layer was changed")
-            elif pending is not None:
-                self._show(pending, outcome.result[0])
-        except Exception as err:  # logged and shown; the widget must stay usable
-            self._error("show the result", err)
-        finally:
-            self._set_running(False)
-
-    def _show(self, pending: Pending, result: Any) -> None:
-        if pending.layer not in self.viewer.layers:
-            raise ValueError(f"the image layer '{pending.layer.name}' was removed during the prediction: "
-                             "add it again and predict")
-        shown = show_result(self.viewer, pending.layer, pending.with_result(result))
-        self.result_layers, self.result_layer = shown.layers, shown.layer
-        done = f"done: {shown.layer.name} {tuple(shown.layer.data.shape)}"
-        if shown.kept_edited:
-            report_info(shown.why_new())
-            done = f"{done}. {shown.why_new()}"
-        set_status(self.status, done)
-
-    def _drop_orphaned(self, outcome: Outcome, reason: str) -> None:
-        self._pending = None
-        logger.info("prediction stopped because %s; nothing was added to the viewer", reason)
-
-    def _error(self, action: str, err: BaseException) -> None:
-        """Show an error as a notification and in full in the status area."""
-        set_status(self.status, report_error(action, err, PREDICTION), error=True)
-
-    # ------------------------------------------------------------------ models from files
-    def load_model_from(self, path: str | Path) -> UNet | None:
-        """Load a model file, offer it in the list and select it; None (with the message shown) if that fails."""
-        try:
-            net = load_model(path)
-        except (ValueError, OSError) as err:
-            self._error("load the model", err)
-            return None
-        name = registry.add_file(path, net)
-        self.model.value = name
-        report_info(f"Loaded model {name}")
-        return net
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load model", "",
-                                              "Model files (*.safetensors *.zip);;bioimage.io packages (*.zip)")
-        if path:
-            self.load_model_from(path)
-

@@ -1,19 +1,27 @@
-"""The fields of the Train widget: what to learn from, how long, and the Advanced settings (defaults from the core)."""
+"""The Train widget's data fields: what to learn from, how to read the labels, what to start from, for how long."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, PushButton, SpinBox
 
-from napari_tiled_unet.config import UNetConfig
-from napari_tiled_unet.training.config import DEFAULTS_3D, TrainingConfig
+from napari_tiled_unet.training.config import TrainingConfig
 
-from .device_choices import available_devices
+from .builtin_choices import shipped
+from .channel_picker import ChannelPicker
+from .channels import LAYERS
+from .label_check import LabelCheck
 from .layer_choices import layer_choices
+from .messages import SPARSE
+from .train_inputs import Pair
 
 DEFAULTS = TrainingConfig.defaults(2)
+NEW_MODEL = ""
+BACKGROUNDS = [("auto (from the labels)", "auto"), ("painted with 1", "painted"), ("none painted (infer)", "inferred")]
 _CLASS_NAME = re.compile(r"^\s*(\d+)\s*[:=]\s*(.+?)\s*$")
 
 
@@ -44,25 +52,46 @@ def parse_class_names(text: str) -> tuple[tuple[int, str], ...]:
 
 
 class DataFields(Container):
-    """What to learn from: the image and labels layers, the task, scribbles, class names, extra pairs, duration."""
+    """What to learn from: image (and its channels) and labels layers, how to read the labels, where to start, how long.
+
+    The task and the sparse box follow what the label check suggests (:class:`~.label_check.LabelCheck`) until
+    the user sets one of them by hand.
+    """
 
     def __init__(self, viewer: Any) -> None:
         super().__init__(labels=True)
         self.image_layer = ComboBox(label="image", choices=layer_choices(viewer, "image"),
                                     tooltip="the image layer to learn from")
+        self.channels = ChannelPicker(viewer, "train")
         self.labels_layer = ComboBox(label="labels", choices=layer_choices(viewer, "labels"),
-                                     tooltip="the Labels layer you painted: dense labels, instance ids, or sparse "
-                                     "scribbles; same pixels as the image")
+                                     tooltip="the Labels layer you painted: dense labels, instance ids, scribbles, or "
+                                     "a few objects painted completely; same pixels as the image")
+        self.check = LabelCheck(self._suggested)
+        self.check.label = "check"
         self.task = ComboBox(label="task", choices=["semantic", "instances"], value=DEFAULTS.task,
                              tooltip="semantic: label values are classes (background, nucleus, ...); instances: "
                              "every object has its own id, and touching objects are predicted apart")
-        self.sparse = CheckBox(text="labels are sparse scribbles", value=DEFAULTS.sparse,
-                               tooltip="0 = not annotated (ignored), 1 = background, 2, 3... = classes; untick for "
-                               "dense labels where 0 is background")
+        self.sparse = CheckBox(text=SPARSE, value=DEFAULTS.sparse,
+                               tooltip="0 = not annotated (ignored), 1 = background; semantic: 2, 3... = classes "
+                               "(scribbles); instances: 2, 3... = objects, each painted completely with its own id "
+                               "(napari's new-label button gives the ids). Untick for dense labels where 0 is "
+                               "background")
+        self.background = ComboBox(label="background", choices=BACKGROUNDS, value=DEFAULTS.sparse_background,
+                                   enabled=False,
+                                   tooltip="sparse instances: 'painted with 1' reads 1 as background you painted; "
+                                   "'none painted (infer)' reads every value as an object and takes clear background "
+                                   "far from them; 'auto' decides from the labels")
         self.class_names = LineEdit(label="class names", value="",
                                     tooltip="optional: names of your label values, e.g. '2: nucleus, 3: membrane'; "
                                     "they are stored in the model and shown wherever its classes are listed")
         self.class_names.native.setPlaceholderText("optional, e.g. 2: nucleus, 3: membrane")
+        builtins = shipped()
+        self.start_from = ComboBox(label="start from", choices=[("a new model", NEW_MODEL)]
+                                   + [(m.spec, m.spec) for m in builtins], value=NEW_MODEL,
+                                   tooltip="a new model, or a model shipped with the plugin to fine-tune on your "
+                                   "labels (its architecture is kept):\n"
+                                   + "\n".join(f"{m.spec}: {m.summary}" for m in builtins))
+        self.start_from.visible = bool(builtins)
         self.time_limit = FloatSpinBox(label="time limit (s)", value=DEFAULTS.time_limit or 0.0, min=0.0,
                                        max=30 * 24 * 3600.0, step=10.0,
                                        tooltip="seconds of training, validation included; 0: no time limit (then "
@@ -75,24 +104,82 @@ class DataFields(Container):
                                           "all added pairs plus the selected one")
         self.clear_pairs_button = PushButton(text="Clear pairs", tooltip="train on the selected pair only")
         self.pairs_label = Label(value="", tooltip="the image/labels pairs training uses besides the selected one")
-        self.pairs: list[tuple[Any, Any]] = []
-        self.extend([self.image_layer, self.labels_layer, self.task, self.sparse, self.class_names, self.time_limit,
-                     self.epochs])
+        self.pairs: list[Pair] = []
+        self.extend([self.image_layer, *self.channels.widgets, self.labels_layer, self.check, self.task, self.sparse,
+                     self.background, self.class_names, self.start_from, self.time_limit, self.epochs])
         self.pairs_label.visible = False
-        self.task.changed.connect(self._task_changed)
+        self.settings_by_hand = False
+        self.start_by_hand = False
+        self._programmatic = 0
+        self.task.changed.connect(self._settings_changed)
+        self.sparse.changed.connect(self._settings_changed)
+        self.start_from.changed.connect(self._start_changed)
+        #: Called after the task, the sparse box or the background changed (the widget checks the labels again).
+        self.on_settings_changed: Any = None
+        self._enable()
 
-    def _task_changed(self, task: str) -> None:
-        if task == "instances":
-            self.sparse.value = False
-        self.sparse.enabled = task == "semantic"
-        self.class_names.enabled = task == "semantic"
+    # ------------------------------------------------------------------ settings set by the widget or by hand
+    @contextmanager
+    def programmatic(self) -> Iterator[None]:
+        """Changes made inside this block are the widget's own (not the user's hand)."""
+        self._programmatic += 1
+        try:
+            yield
+        finally:
+            self._programmatic -= 1
+
+    def _settings_changed(self, *_: Any) -> None:
+        self._enable()
+        if not self._programmatic:
+            self.settings_by_hand = True
+            if self.on_settings_changed is not None:
+                self.on_settings_changed()
+
+    def _start_changed(self, *_: Any) -> None:
+        if not self._programmatic:
+            self.start_by_hand = True
+
+    def _enable(self) -> None:
+        semantic = self.task.value == "semantic"
+        self.background.enabled = not semantic and bool(self.sparse.value)
+        self.class_names.enabled = semantic
+
+    def apply_settings(self, task: str, sparse: bool, background: str | None = None) -> bool:
+        """Set the task, the sparse box (and the background) as the widget's own change; True if one changed."""
+        before = (self.task.value, bool(self.sparse.value), self.background.value)
+        with self.programmatic():
+            self.task.value = task
+            self.sparse.value = bool(sparse)
+            if background is not None:
+                self.background.value = background
+        self._enable()
+        return before != (self.task.value, bool(self.sparse.value), self.background.value)
+
+    def _suggested(self, task: str, sparse: bool, chosen: bool) -> None:
+        """The label check's suggestion: taken when the user pressed the button or has not set them by hand."""
+        if chosen:
+            self.settings_by_hand = False
+        if self.settings_by_hand:
+            return
+        if self.apply_settings(task, sparse) and chosen and self.on_settings_changed is not None:
+            self.on_settings_changed()
+
+    # ------------------------------------------------------------------ pairs
+    def current_pair(self) -> Pair | None:
+        """The selected image (or channel layers) and labels, or None when one is missing."""
+        choice = self.channels.value()
+        image = choice.layers[0] if choice.mode == LAYERS and choice.layers else self.image_layer.value
+        labels = self.labels_layer.value
+        if image is None or labels is None:
+            return None
+        return Pair(image, labels, choice)
 
     def add_pair(self) -> None:
         """Add the selected image and labels layers to the training pairs (ValueError if one is missing)."""
-        pair = (self.image_layer.value, self.labels_layer.value)
-        if None in pair:
+        pair = self.current_pair()
+        if pair is None:
             raise ValueError("pick an image layer and a labels layer first")
-        if not any(pair[0] is i and pair[1] is lab for i, lab in self.pairs):
+        if not any(pair.same_as(p) for p in self.pairs):
             self.pairs.append(pair)
         self._show_pairs()
 
@@ -104,19 +191,23 @@ class DataFields(Container):
     def keep_pairs_of(self, layers: Any) -> None:
         """Forget the pairs whose layers are no longer in ``layers``."""
         present = {id(layer) for layer in layers}
-        self.pairs = [(i, lab) for i, lab in self.pairs if id(i) in present and id(lab) in present]
+
+        def alive(pair: Pair) -> bool:
+            return {id(pair.image), id(pair.labels), *map(id, pair.channels.layers)} <= present
+
+        self.pairs = [pair for pair in self.pairs if alive(pair)]
         self._show_pairs()
 
-    def training_pairs(self) -> list[tuple[Any, Any]]:
+    def training_pairs(self) -> list[Pair]:
         """The added pairs plus the selected one (each pair once)."""
         pairs = list(self.pairs)
-        current = (self.image_layer.value, self.labels_layer.value)
-        if None not in current and not any(current[0] is i and current[1] is lab for i, lab in pairs):
+        current = self.current_pair()
+        if current is not None and not any(current.same_as(p) for p in pairs):
             pairs.append(current)
         return pairs
 
     def _show_pairs(self) -> None:
-        self.pairs_label.value = "pairs: " + "; ".join(f"{i.name} + {lab.name}" for i, lab in self.pairs)
+        self.pairs_label.value = "pairs: " + "; ".join(f"{p.image.name} + {p.labels.name}" for p in self.pairs)
         self.pairs_label.visible = bool(self.pairs)
 
     def config_changes(self) -> dict[str, Any]:
@@ -126,79 +217,7 @@ class DataFields(Container):
         if time_limit is None and epochs is None:
             raise ValueError("set a time limit or a number of epochs: training needs a way to stop")
         semantic = self.task.value == "semantic"
-        return {"task": self.task.value, "sparse": bool(self.sparse.value) and semantic, "epochs": epochs,
-                "time_limit": time_limit,
+        sparse = bool(self.sparse.value)
+        return {"task": self.task.value, "sparse": sparse, "epochs": epochs, "time_limit": time_limit,
+                "sparse_background": self.background.value if sparse and not semantic else "auto",
                 "class_names": parse_class_names(self.class_names.value) if semantic else ()}
-
-
-class AdvancedSettings(Container):
-    """Architecture and optimisation settings; the defaults are those of :class:`TrainingConfig`."""
-
-    def __init__(self) -> None:
-        super().__init__(labels=True)
-        unet = DEFAULTS.unet
-        self.dims = ComboBox(label="model", choices=[("2D (plane by plane on stacks)", 2), ("3D", 3)],
-                             value=unet.dims, tooltip="2D models learn from planes and predict stacks plane by "
-                             "plane; 3D models learn from and predict whole volumes")
-        self.depth = SpinBox(label="depth", value=unet.depth, min=1, max=8,
-                             tooltip="resolution levels: deeper sees more context but needs larger patches")
-        self.wf = SpinBox(label="width (2^wf filters)", value=unet.wf, min=0, max=8,
-                          tooltip="the first level has 2**wf filters, doubling at every level; wider learns more "
-                          "but is slower")
-        self.padding = ComboBox(label="padding", choices=["valid", "same"], value=unet.padding,
-                                tooltip="valid: exact seamless tiles (the paper); same: zero padding inside the net")
-        self.up_mode = ComboBox(label="up mode", choices=["upconv", "upsample"], value=unet.up_mode,
-                                tooltip="upconv: learned 2x2 up-convolution (the paper); upsample: bilinear")
-        self.batch_norm = CheckBox(text="batch normalisation", value=unet.batch_norm,
-                                   tooltip="normalise every convolution's output: trains faster and more stably")
-        self.patch_size = SpinBox(label="patch size", value=DEFAULTS.patch_size, min=4, max=4096,
-                                  tooltip="edge of the image patches trained on, rounded down to a valid size; "
-                                  "lower it when memory runs out")
-        self.batch_size = SpinBox(label="batch size", value=DEFAULTS.batch_size, min=1, max=1024,
-                                  tooltip="patches per training step; lower it when memory runs out")
-        self.learning_rate = FloatSpinBox(label="learning rate", value=DEFAULTS.learning_rate, min=0.0001,
-                                          max=1.0, step=0.0005,
-                                          tooltip="peak step size of the optimiser; lower it if the loss jumps")
-        self.steps_per_epoch = SpinBox(label="steps per epoch", value=DEFAULTS.steps_per_epoch, min=1,
-                                       max=100000, tooltip="training steps between two checks on the held-out "
-                                       "annotations")
-        self.val_fraction = FloatSpinBox(label="validation fraction", value=DEFAULTS.val_fraction, min=0.0,
-                                         max=0.5, step=0.05,
-                                         tooltip="share of every image's annotations held out to score the model "
-                                         "and pick the best one; 0: none")
-        self.seed = SpinBox(label="seed", value=DEFAULTS.seed, min=0, max=2**31 - 1,
-                            tooltip="random seed: the same seed and settings give the same model on the CPU")
-        self.device = ComboBox(label="device", choices=available_devices(), value="auto",
-                               tooltip="auto: a CUDA or Apple GPU when there is one, else the CPU")
-        self.extend([self.dims, self.depth, self.wf, self.padding, self.up_mode, self.batch_norm, self.patch_size,
-                     self.batch_size, self.learning_rate, self.steps_per_epoch, self.val_fraction, self.seed,
-                     self.device])
-        self.dims.changed.connect(self._dims_changed)
-
-    def _dims_changed(self, dims: int) -> None:
-        """Switch depth, patch and batch size between the 2D and the 3D defaults unless the user changed them."""
-        two_d = {"depth": DEFAULTS.unet.depth, "patch_size": DEFAULTS.patch_size, "batch_size": DEFAULTS.batch_size}
-        old, new = (two_d, DEFAULTS_3D) if dims == 3 else (DEFAULTS_3D, two_d)
-        for name, value in new.items():
-            widget = getattr(self, name)
-            if widget.value == old[name]:
-                widget.value = value
-
-    def unet_config(self) -> UNetConfig:
-        """The architecture (channels and classes are set from the data by training)."""
-        return UNetConfig(depth=int(self.depth.value), wf=int(self.wf.value), padding=self.padding.value,
-                          batch_norm=bool(self.batch_norm.value), up_mode=self.up_mode.value,
-                          dims=int(self.dims.value))
-
-    def config_changes(self) -> dict[str, Any]:
-        """The :class:`TrainingConfig` fields set here."""
-        return {
-            "unet": self.unet_config(),
-            "patch_size": int(self.patch_size.value),
-            "batch_size": int(self.batch_size.value),
-            "learning_rate": float(self.learning_rate.value),
-            "steps_per_epoch": int(self.steps_per_epoch.value),
-            "val_fraction": float(self.val_fraction.value),
-            "seed": int(self.seed.value),
-            "device": str(self.device.value),
-        }

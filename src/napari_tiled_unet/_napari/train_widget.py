@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
+from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
+from .builtin_choices import load_builtin
+from .corrections_layer import corrections_info
 from .dock_layout import HELP_NAPARI, help_link, lay_out_dock, native_of, section
-from .jobs import Outcome, TrainingJob, run_training, snapshot
+from .jobs import LabelsChecked, Outcome, TrainingJob, run_training
+from .label_check import Checked
 from .layer_choices import connect_layer_events, disconnect_layer_events, follow_renames
 from .lifecycle import JobRunner
 from .messages import Vocabulary, report_error, report_info, training_vocabulary
@@ -21,7 +25,10 @@ from .model_files import ModelFileActions
 from .model_registry import LossHistory, registry
 from .model_text import describe_model
 from .qt_parts import LossPlot, set_status, wrap_text
-from .train_form import AdvancedSettings, DataFields
+from .train_advanced import AdvancedSettings
+from .train_choices import TrainChoices
+from .train_form import DataFields
+from .train_inputs import Pair, TrainingInputs, training_inputs
 from .training_text import epoch_text, finished_text, step_text
 
 if TYPE_CHECKING:
@@ -42,7 +49,7 @@ class TrainingRun:
     replaces: str | None = None  # the name of the model being continued
 
 
-class TrainWidget(ModelFileActions, Container):
+class TrainWidget(TrainChoices, ModelFileActions, Container):
     """Train a U-Net on image/labels layer pairs in a background thread, with live loss curves and Cancel.
 
     Parameters
@@ -62,14 +69,17 @@ class TrainWidget(ModelFileActions, Container):
         self._run: TrainingRun | None = None
 
         self.fields = DataFields(self.viewer)
-        for name in ("image_layer", "labels_layer", "task", "sparse", "class_names", "time_limit", "epochs",
-                     "add_pair_button", "clear_pairs_button", "pairs_label"):
+        for name in ("image_layer", "labels_layer", "task", "sparse", "background", "class_names", "start_from",
+                     "time_limit", "epochs", "add_pair_button", "clear_pairs_button", "pairs_label", "channels"):
             setattr(self, name, getattr(self.fields, name))
         self.advanced = AdvancedSettings()
         self.start_button = PushButton(text="Start", tooltip="train a new model on the selected pair(s)")
+        self.label_check = self.fields.check
         self.continue_button = PushButton(text="Continue training", enabled=False,
                                           tooltip="go on training the current model, e.g. after painting more "
-                                          "labels; it keeps its name and its loss curve")
+                                          "labels or correcting its prediction ('Make annotation for corrections' "
+                                          "in Predict with U-Net; in a stack only the planes you edit count); it "
+                                          "keeps its name and its loss curve")
         self.cancel_button = PushButton(text="Cancel", enabled=False,
                                         tooltip="stop within one step; the best model so far is kept")
         self.progress = ProgressBar(value=0, min=0, max=1000, label="progress",
@@ -91,12 +101,11 @@ class TrainWidget(ModelFileActions, Container):
         self.clear_pairs_button.changed.connect(self.clear_pairs)
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
-        self.labels_layer.changed.connect(self._labels_changed)
         connect_layer_events(self.viewer, self._layers_changed)
-        self._labels_changed(self.labels_layer.value)
         latest = registry.latest()
         if latest is not None:  # a reopened widget goes on with the session's latest model
             self._show_model(latest[1], latest[0])
+        self.connect_choices()
 
     def _lay_out(self) -> None:
         pair_row = Container(widgets=[self.add_pair_button, self.clear_pairs_button], layout="horizontal",
@@ -128,6 +137,7 @@ class TrainWidget(ModelFileActions, Container):
             self.fields.reset_choices()
 
     def _closed(self, reason: str) -> None:
+        self.label_check.closed = True
         disconnect_layer_events(self.viewer, self._layers_changed)
 
     # ------------------------------------------------------------------ layers and pairs
@@ -142,14 +152,12 @@ class TrainWidget(ModelFileActions, Container):
         follow_renames(event, self._layers_changed)
         self.fields.keep_pairs_of(self.viewer.layers)
         self.reset_choices()
-
-    def _labels_changed(self, layer: Any) -> None:
-        """Scribble layers (by name, like the sample's) switch the sparse option on."""
-        if layer is not None and "scribble" in layer.name.lower() and self.task.value == "semantic":
-            self.sparse.value = True
+        self.channels.reset_choices()
+        if getattr(event, "type", None) == "inserted":
+            self.select_new_corrections(getattr(event, "value", None))
 
     @property
-    def pairs(self) -> list[tuple[Any, Any]]:
+    def pairs(self) -> list[Pair]:
         """The image/labels pairs added besides the selected one."""
         return self.fields.pairs
 
@@ -164,24 +172,48 @@ class TrainWidget(ModelFileActions, Container):
         """Train on the selected pair only."""
         self.fields.clear_pairs()
 
-    def training_pairs(self) -> list[tuple[Any, Any]]:
+    def training_pairs(self) -> list[Pair]:
         """The added pairs plus the selected one (each pair once)."""
         return self.fields.training_pairs()
 
     # ------------------------------------------------------------------ training
-    def training_config(self) -> TrainingConfig:
-        """The configuration from the fields (ValueError, in the widget's words, if a value is not usable)."""
-        return TrainingConfig(**self.fields.config_changes(), **self.advanced.config_changes())
+    def training_config(self, inputs: TrainingInputs | None = None, pairs: list[Pair] | None = None) -> TrainingConfig:
+        """The configuration from the fields (ValueError, in the widget's words, if a value is not usable).
 
-    def _words(self, pairs: list[tuple[Any, Any]]) -> Vocabulary:
-        stacks = any(lab.ndim > int(self.advanced.dims.value) for _, lab in pairs)
-        return training_vocabulary([(i.name, lab.name) for i, lab in pairs], planes=stacks)
+        With ``inputs``, their channel names and voxel size; a corrections layer among ``pairs`` is read with the
+        settings of the model that made it.
+        """
+        changes = {**self.fields.config_changes(), **self.advanced.config_changes()}
+        if inputs is not None:
+            changes.update(channel_names=inputs.channel_names, voxel_size=inputs.voxel_size)
+        corrections = next((info for info in map(corrections_info, [p.labels for p in pairs or []]) if info), None)
+        if corrections is not None:
+            changes.update(corrections.settings)
+        return TrainingConfig(**changes)
+
+    def _words(self, pairs: list[Pair]) -> Vocabulary:
+        stacks = any(p.labels.ndim > int(self.advanced.dims.value) for p in pairs)
+        return training_vocabulary([(p.image.name, p.labels.name) for p in pairs], planes=stacks)
 
     @staticmethod
-    def _action(pairs: list[tuple[Any, Any]]) -> str:
+    def _action(pairs: list[Pair]) -> str:
         if len(pairs) == 1:
-            return f"train on '{pairs[0][0].name}' with labels '{pairs[0][1].name}'"
+            return f"train on '{pairs[0].image.name}' with labels '{pairs[0].labels.name}'"
         return f"train on {len(pairs)} image/labels pairs" if pairs else "train"
+
+    def _init_model(self, continue_training: bool) -> tuple[UNet | None, str]:
+        """The model to go on from (the current one, or a built-in one to start from) and its name."""
+        if continue_training:
+            if self.model is None:
+                raise ValueError("there is no model to continue: train or load one first")
+            return self.model, f"continuing {self.model_name}"
+        spec = self.start_from.value if self.start_from.visible else ""
+        if not spec:
+            return None, "training a new model"
+        try:
+            return load_builtin(spec), f"training a new model from {spec}"
+        except ModelFileError as err:
+            raise ValueError(str(err)) from None
 
     def start(self, continue_training: bool = False) -> bool:
         """Start training in a background thread; False (with the message shown) if the input is not usable.
@@ -200,17 +232,17 @@ class TrainWidget(ModelFileActions, Container):
         try:
             if not pairs:
                 raise ValueError("pick an image layer and a labels layer (paint labels or open the sample first)")
-            if continue_training and self.model is None:
-                raise ValueError("there is no model to continue: train or load one first")
-            job = TrainingJob(images=[snapshot(i) for i, _ in pairs], labels=[snapshot(lab) for _, lab in pairs],
-                              config=self.training_config(), init_model=self.model if continue_training else None)
+            init, what = self._init_model(continue_training)
+            dims = init.config.dims if init is not None else int(self.advanced.dims.value)
+            inputs = training_inputs(pairs, dims, continuing=continue_training)
+            job = TrainingJob(images=inputs.images, labels=inputs.labels, config=self.training_config(inputs, pairs),
+                              init_model=init, ignore_label_check=bool(self.label_check.ignore.value))
         except ValueError as err:
             self._error(self._action(pairs), err, words)
             return False
         self._run = self._new_run(job, words, self._action(pairs), continue_training)
         self.progress.value = 0
-        what = f"continuing {self.model_name}" if continue_training else "training a new model"
-        set_status(self.status, f"{what} on {len(pairs)} image(s), preparing data…")
+        set_status(self.status, f"{what} on {len(pairs)} image(s): checking the labels, preparing data…")
         logger.info("%s: %s", what, job.config.to_dict())
         self.runner.start(run_training, job, on_event=self._on_event, on_done=self._on_returned,
                           on_orphaned=self._keep_orphaned, description=f"{what} (Cancel keeps the best model)")
@@ -245,7 +277,11 @@ class TrainWidget(ModelFileActions, Container):
         run = self._run
         if run is None:
             return
-        if isinstance(event, StepEvent):
+        if isinstance(event, LabelsChecked):
+            config = run.job.config
+            names = ", ".join(labels for _image, labels in run.words.pairs)
+            self.label_check.show(Checked(event.report, config.task, config.sparse), names)
+        elif isinstance(event, StepEvent):
             self.plot.add_step(run.step_offset + event.step, event.loss)
             self.progress.value = round(1000 * event.progress)
             set_status(self.status, step_text(event, run.step_offset))

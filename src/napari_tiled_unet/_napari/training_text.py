@@ -24,8 +24,12 @@ def epoch_text(event: EpochEvent, sparse: bool) -> str:
 
 
 def finished_text(summary: Mapping[str, Any], cancelled: bool, sparse: bool) -> str:
-    """What a finished (or cancelled) run did and how good its best model is on the held-out annotations."""
+    """What a finished (or cancelled) run did, how good its best model is, and how the labels were read.
+
+    The summary's ``notes`` (e.g. "background is inferred") follow on their own lines.
+    """
     scores = metrics_in_words(summary.get("best_metrics") or {}, sparse)
+    notes = [str(note) for note in summary.get("notes") or []]
     return (f"{'cancelled' if cancelled else 'done'}: {summary.get('steps')} steps, {summary.get('epochs')} "
             f"epochs, {summary.get('seconds')} s; best epoch {summary.get('best_epoch')}"
-            f"{', ' + scores if scores else ''}")
+            f"{', ' + scores if scores else ''}" + "".join(f"\nnote: {note}" for note in notes))

@@ -1,0 +1,164 @@
+"""What the picked labels look like, said before training: the Train widget's label check.
+
+When a labels layer is picked (and when the task or the sparse box change), the labels are inspected by
+:func:`napari_tiled_unet.training.label_report.inspect_labels` in a background thread (it samples at most 4M
+pixels, but the image statistics of a large stack take a few seconds). The widget shows the summary and every
+finding in its own words, proposes the task and sparse setting the labels suggest, and, when the settings
+contradict the labels, offers to train anyway. Start checks again in the training job, before any training.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, Container, Label, PushButton
+from superqt.utils import create_worker
+
+from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
+
+from .messages import SPARSE, TRAIN_ANYWAY, TRAINING, in_user_words
+from .qt_parts import ERROR_STYLE, wrap_text
+
+logger = logging.getLogger(__name__)
+
+SEVERITY_WORDS = {"error": "contradiction", "warning": "warning", "info": "note"}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A label check's result: the report for the settings it was made with, and those settings."""
+
+    report: LabelReport
+    task: str
+    sparse: bool
+
+
+def check_labels(labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | None, task: str, sparse: bool,
+                 suggest: bool) -> Checked:
+    """Inspect the labels for ``task``/``sparse``, or for the settings they suggest when ``suggest`` is True."""
+    if suggest:
+        first = inspect_labels(labels, images=images)
+        if first.kind != "empty":
+            task, sparse = first.suggested_task, first.suggested_sparse
+    return Checked(inspect_labels(labels, task, sparse, images=images), task, sparse)
+
+
+def report_in_words(report: LabelReport, name: str = "") -> str:
+    """The summary and the findings, one per line, in the Train widget's words."""
+    lines = [f"labels{f' {name!r}' if name else ''}: {in_user_words(report.summary(), TRAINING)}"]
+    for finding in report.findings:
+        if finding.code == "empty":
+            continue
+        lines.append(f"{SEVERITY_WORDS.get(finding.severity, finding.severity)}: "
+                     f"{in_user_words(finding.message, TRAINING)}")
+    if any(f.code != "empty" for f in report.errors):
+        lines.append(f"Start will not train with these settings: change them (or press 'Use suggestion'), or tick "
+                     f"'{TRAIN_ANYWAY}'")
+    return "\n".join(lines)
+
+
+def suggestion_in_words(task: str, sparse: bool) -> str:
+    """``"task: instances, 'sparse: 0 = not annotated' ticked"``."""
+    return f"task: {task}, '{SPARSE}' {'ticked' if sparse else 'unticked'}"
+
+
+class LabelCheck(Container):
+    """The label check's area: what the labels look like, a button for the suggestion, and "train anyway".
+
+    ``on_suggested(task, sparse, chosen)`` is called when the suggestion should be applied: ``chosen`` is True
+    when the user pressed "Use suggestion" (the labels must then be checked again for those settings), False
+    when a check made for the suggested settings arrives while the user has not set them by hand.
+    """
+
+    def __init__(self, on_suggested: Callable[[str, bool, bool], Any]) -> None:
+        super().__init__(labels=False)
+        self.margins = (0, 0, 0, 0)
+        self.text = Label(value="pick a labels layer: its labels are checked here before training",
+                          tooltip="what the labels look like, what task and sparse setting they suggest, and "
+                          "anything that contradicts the settings below")
+        self.use_button = PushButton(text="Use suggestion", enabled=False,
+                                     tooltip="set the task and the sparse box as the labels suggest")
+        self.ignore = CheckBox(text=f"{TRAIN_ANYWAY} (ignore the label check)", value=False, visible=False,
+                               tooltip="train with the settings as they are, although the labels seem to "
+                               "contradict them (like the command line's --ignore-label-check)")
+        self.extend([self.text, Container(widgets=[self.use_button, self.ignore], layout="horizontal",
+                                          labels=False)])
+        wrap_text(self.text)
+        self._on_suggested = on_suggested
+        self._generation = 0
+        self._pending = 0
+        self.closed = False
+        self.last: Checked | None = None
+        #: Called with every check that arrives (the widget may propose a model to start from).
+        self.on_checked: Callable[[Checked], Any] | None = None
+        self.use_button.changed.connect(self._use)
+
+    @property
+    def pending(self) -> bool:
+        """True while a check runs."""
+        return self._pending > 0
+
+    def clear(self, text: str) -> None:
+        """No labels to check: say why."""
+        self._generation += 1
+        self.last = None
+        self._show(text, error=False)
+        self.use_button.enabled = False
+        self.ignore.visible = False
+
+    def request(self, labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | None, task: str, sparse: bool,
+                suggest: bool, name: str = "", note: str = "") -> None:
+        """Check the labels in a background thread; the latest request wins."""
+        self._generation += 1
+        generation = self._generation
+        self._pending += 1
+        self.text.value = f"checking the labels{f' {name!r}' if name else ''}…"
+        worker = create_worker(check_labels, list(labels), None if images is None else list(images), task,
+                               sparse, suggest, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda checked: self._done(generation, checked, suggest, name, note))
+        worker.errored.connect(lambda err: self._failed(generation, err))
+        worker.finished.connect(self._finished)
+        worker.start()
+
+    def _finished(self) -> None:
+        self._pending = max(self._pending - 1, 0)
+
+    def _failed(self, generation: int, err: BaseException) -> None:
+        logger.warning("the label check failed: %s", err, exc_info=(type(err), err, err.__traceback__))
+        if not self.closed and generation == self._generation:
+            self._show(f"the labels could not be checked ({type(err).__name__}: {err}); Start checks them again",
+                       error=False)
+
+    def _done(self, generation: int, checked: Checked, suggested: bool, name: str, note: str) -> None:
+        if self.closed or generation != self._generation:
+            return
+        if suggested:
+            self._on_suggested(checked.task, checked.sparse, False)
+        self.show(checked, name, note)
+        if self.on_checked is not None:
+            self.on_checked(checked)
+
+    def show(self, checked: Checked, name: str = "", note: str = "") -> None:
+        """Show a check's result (also the one a training job made when Start was pressed)."""
+        self.last = checked
+        report = checked.report
+        text = report_in_words(report, name) + (f"\n{note}" if note else "")
+        blocking = any(f.code != "empty" for f in report.errors)
+        self._show(text, error=blocking)
+        self.ignore.visible = blocking or self.ignore.value
+        differs = (report.suggested_task, report.suggested_sparse) != (checked.task, checked.sparse)
+        self.use_button.enabled = report.kind != "empty" and differs
+        self.use_button.tooltip = (f"set {suggestion_in_words(report.suggested_task, report.suggested_sparse)}, as "
+                                   "the labels suggest")
+
+    def _show(self, text: str, error: bool) -> None:
+        self.text.value = text
+        self.text.native.setStyleSheet(ERROR_STYLE if error else "")
+
+    def _use(self) -> None:
+        if self.last is not None:
+            self._on_suggested(self.last.report.suggested_task, self.last.report.suggested_sparse, True)
