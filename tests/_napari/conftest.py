@@ -68,6 +68,14 @@ def tiny_model(sample):
     return train(sample["image"][:128, :128], sample["scribbles"][:128, :128], config)
 
 
+@pytest.fixture(scope="session")
+def instance_model(sample):
+    """A 2D instance model trained for a few steps on the sample's ground truth (one id per nucleus)."""
+    config = TrainingConfig(task="instances", unet=TINY_UNET, patch_size=92, batch_size=2, epochs=2, time_limit=None,
+                            steps_per_epoch=10, val_fraction=0.0)
+    return train(sample["image"][:160, :160], sample["labels"][:160, :160], config)
+
+
 def _make_tiny(widget) -> None:
     """Settings of the Train widget for a training run of about a second."""
     widget.time_limit.value = 0

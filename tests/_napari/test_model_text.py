@@ -37,3 +37,20 @@ def test_class_names_field():
     for bad in ("nucleus", "2 nucleus", "x: nucleus", "2:"):
         with pytest.raises(ValueError, match=r"class names: .* is not 'label value: name'"):
             parse_class_names(bad)
+
+
+def test_anisotropic_models_show_margins_pooling_and_kernels_per_axis():
+    from napari_tiled_unet import UNet, UNetConfig
+    from napari_tiled_unet._napari.model_text import describe_model
+
+    net = UNet(UNetConfig(dims=3, depth=3, wf=1, pooling=((1, 2, 2), (2, 2, 2)), kernels=((1, 3, 3), (3, 3, 3),
+                                                                                            (3, 3, 3))))
+    net.metadata.update({"task": "instances", "voxel_size": [2.0, 0.5, 0.5],
+                         "channels": {"names": ["DAPI"]}})
+    text = describe_model(net)
+    margins = "/".join(map(str, net.config.margins))
+    assert f"margins {margins} px (Z/Y/X)" in text and "pooling 1×2×2, 2×2×2" in text
+    assert "kernels 1×3×3, 3×3×3, 3×3×3" in text
+    assert "1 input channel (DAPI)" in text and "trained on 2×0.5×0.5 µm voxels" in text
+    flat = UNet(UNetConfig(depth=3, wf=1))
+    assert f"margin {flat.config.margin} px" in describe_model(flat)

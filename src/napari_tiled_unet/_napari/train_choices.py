@@ -102,7 +102,7 @@ class TrainChoices:
     def _checked(self, checked: Checked) -> None:
         """After a check: propose a built-in model for the kind of data it was trained on (2D nuclei...)."""
         fields = self.fields
-        if fields.start_by_hand or not fields.start_from.visible:
+        if fields.start_by_hand or not fields.has_builtins:
             return
         pair = fields.current_pair()
         one_channel = pair is not None and pair.channels.mode == NONE and not getattr(pair.image, "rgb", False)

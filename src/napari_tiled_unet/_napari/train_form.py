@@ -91,7 +91,9 @@ class DataFields(Container):
                                    tooltip="a new model, or a model shipped with the plugin to fine-tune on your "
                                    "labels (its architecture is kept):\n"
                                    + "\n".join(f"{m.spec}: {m.summary}" for m in builtins))
-        self.start_from.visible = bool(builtins)
+        #: True when built-in models are shipped ("start from" is shown only then).
+        self.has_builtins = bool(builtins)
+        self.start_from.visible = self.has_builtins
         self.time_limit = FloatSpinBox(label="time limit (s)", value=DEFAULTS.time_limit or 0.0, min=0.0,
                                        max=30 * 24 * 3600.0, step=10.0,
                                        tooltip="seconds of training, validation included; 0: no time limit (then "

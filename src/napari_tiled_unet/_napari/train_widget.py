@@ -8,13 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
-from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
-from .builtin_choices import load_builtin
-from .corrections_layer import corrections_info
 from .dock_layout import HELP_NAPARI, help_link, lay_out_dock, native_of, section
 from .jobs import LabelsChecked, Outcome, TrainingJob, run_training
 from .label_check import Checked
@@ -28,7 +24,8 @@ from .qt_parts import LossPlot, set_status, wrap_text
 from .train_advanced import AdvancedSettings
 from .train_choices import TrainChoices
 from .train_form import DataFields
-from .train_inputs import Pair, TrainingInputs, training_inputs
+from .train_inputs import training_inputs
+from .train_setup import TrainSetup
 from .training_text import epoch_text, finished_text, step_text
 
 if TYPE_CHECKING:
@@ -49,7 +46,7 @@ class TrainingRun:
     replaces: str | None = None  # the name of the model being continued
 
 
-class TrainWidget(TrainChoices, ModelFileActions, Container):
+class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
     """Train a U-Net on image/labels layer pairs in a background thread, with live loss curves and Cancel.
 
     Parameters
@@ -156,65 +153,7 @@ class TrainWidget(TrainChoices, ModelFileActions, Container):
         if getattr(event, "type", None) == "inserted":
             self.select_new_corrections(getattr(event, "value", None))
 
-    @property
-    def pairs(self) -> list[Pair]:
-        """The image/labels pairs added besides the selected one."""
-        return self.fields.pairs
-
-    def add_pair(self) -> None:
-        """Add the selected image and labels layers to the training pairs."""
-        try:
-            self.fields.add_pair()
-        except ValueError as err:
-            self._error("add a pair", err)
-
-    def clear_pairs(self) -> None:
-        """Train on the selected pair only."""
-        self.fields.clear_pairs()
-
-    def training_pairs(self) -> list[Pair]:
-        """The added pairs plus the selected one (each pair once)."""
-        return self.fields.training_pairs()
-
     # ------------------------------------------------------------------ training
-    def training_config(self, inputs: TrainingInputs | None = None, pairs: list[Pair] | None = None) -> TrainingConfig:
-        """The configuration from the fields (ValueError, in the widget's words, if a value is not usable).
-
-        With ``inputs``, their channel names and voxel size; a corrections layer among ``pairs`` is read with the
-        settings of the model that made it.
-        """
-        changes = {**self.fields.config_changes(), **self.advanced.config_changes()}
-        if inputs is not None:
-            changes.update(channel_names=inputs.channel_names, voxel_size=inputs.voxel_size)
-        corrections = next((info for info in map(corrections_info, [p.labels for p in pairs or []]) if info), None)
-        if corrections is not None:
-            changes.update(corrections.settings)
-        return TrainingConfig(**changes)
-
-    def _words(self, pairs: list[Pair]) -> Vocabulary:
-        stacks = any(p.labels.ndim > int(self.advanced.dims.value) for p in pairs)
-        return training_vocabulary([(p.image.name, p.labels.name) for p in pairs], planes=stacks)
-
-    @staticmethod
-    def _action(pairs: list[Pair]) -> str:
-        if len(pairs) == 1:
-            return f"train on '{pairs[0].image.name}' with labels '{pairs[0].labels.name}'"
-        return f"train on {len(pairs)} image/labels pairs" if pairs else "train"
-
-    def _init_model(self, continue_training: bool) -> tuple[UNet | None, str]:
-        """The model to go on from (the current one, or a built-in one to start from) and its name."""
-        if continue_training:
-            if self.model is None:
-                raise ValueError("there is no model to continue: train or load one first")
-            return self.model, f"continuing {self.model_name}"
-        spec = self.start_from.value if self.start_from.visible else ""
-        if not spec:
-            return None, "training a new model"
-        try:
-            return load_builtin(spec), f"training a new model from {spec}"
-        except ModelFileError as err:
-            raise ValueError(str(err)) from None
-
     def start(self, continue_training: bool = False) -> bool:
         """Start training in a background thread; False (with the message shown) if the input is not usable.
 

@@ -1,0 +1,66 @@
+"""Built-in models in the widgets: listed for prediction, proposed to start training from for data like theirs."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_tiled_unet import builtin_models, save_model
+from napari_tiled_unet._napari import builtin_choices
+from napari_tiled_unet._napari.predict_widget import PredictWidget
+from napari_tiled_unet._napari.train_widget import TrainWidget
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch, instance_model):
+    """A models folder holding one small 2D instance model with a card, as 'builtin:nuclei'."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    save_model(instance_model, folder / "nuclei.safetensors")
+    (folder / "nuclei.md").write_text("# Nuclei\n\nFluorescent nuclei, 2D. A tiny test model.\n")
+    monkeypatch.setattr(builtin_models, "models_folder", lambda: folder)
+    builtin_choices.forget_loaded()
+    yield folder
+    builtin_choices.forget_loaded()
+
+
+def test_nothing_shipped_shows_nothing(viewer, tmp_path, monkeypatch):
+    monkeypatch.setattr(builtin_models, "models_folder", lambda: tmp_path / "absent")
+    assert not TrainWidget(viewer).fields.has_builtins
+    assert not [c for c in PredictWidget(viewer).model.choices if str(c).startswith("builtin:")]
+
+
+def test_a_builtin_model_predicts(shipped, viewer, qtbot, notes, clean_registry):
+    widget = PredictWidget(viewer)
+    assert widget.model.choices == ("builtin:nuclei",)
+    assert widget.model.value == "builtin:nuclei" and "task: instances" in widget.model_info.value
+    widget.output.value = "instances"
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
+    assert notes.errors == [] and viewer.layers["nuclei 2D [instances]"].data.max() > 0
+    assert len(clean_registry) == 0  # listed, not copied into the session's models
+
+
+def test_training_starts_from_the_builtin_model_for_nuclei_like_data(shipped, viewer, qtbot, notes, make_tiny,
+                                                                     wait_checked, instance_model):
+    widget = TrainWidget(viewer)
+    make_tiny(widget)
+    widget.advanced.depth.value = 3  # the built-in model's own architecture is kept
+    assert widget.fields.has_builtins and "builtin:nuclei" in widget.start_from.choices
+    assert "Fluorescent nuclei" in widget.start_from.tooltip
+    wait_checked(widget)
+    assert widget.start_from.value == ""  # scribbles: semantic, nothing to start from
+    widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
+    wait_checked(widget)
+    assert widget.task.value == "instances" and widget.start_from.value == "builtin:nuclei"  # proposed
+    assert widget.start()
+    assert "from builtin:nuclei" in widget.status.value
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
+    assert notes.errors == [], notes.errors
+    assert widget.model.config == instance_model.config and widget.model is not instance_model
+    widget.start_from.value = ""  # by hand: no longer proposed
+    widget.labels_layer.value = viewer.layers["nuclei 2D scribbles"]
+    widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
+    wait_checked(widget)
+    assert widget.start_from.value == ""
