@@ -132,3 +132,17 @@ def test_single_channel_layers_as_the_channels_of_one_input(make_napari_viewer, 
     layer = viewer.layers["nuclei [labels]"]  # placed over the first channel layer
     assert layer.data.shape == (128, 128)
     np.testing.assert_allclose(layer.translate, (10.0, 20.0))
+
+
+def test_a_docked_widget_keeps_the_proposed_channel_axis(make_napari_viewer, sample):
+    """napari resets the choices of a docked widget on every layer change: the layer's axes stay offered."""
+    viewer = make_napari_viewer()
+    viewer.add_image(three_channels(sample), name="stains")
+    viewer.add_labels(np.zeros((128, 128), np.uint8), name="cells")
+    _dock, train = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Train U-Net")
+    _dock, predict = viewer.window.add_plugin_dock_widget("napari-tiled-unet", "Predict with U-Net")
+    viewer.add_labels(np.zeros((128, 128), np.uint8), name="more cells")  # a layer change: choices are reset
+    for widget in (train, predict):
+        widget.reset_choices()
+        assert 0 in widget.channels.mode.choices and not widget.channels.set_by_hand
+    assert train.channels.value() == ChannelChoice(AXIS, 0)

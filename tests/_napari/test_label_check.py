@@ -34,8 +34,8 @@ def widget(viewer, qtbot, make_tiny, wait_checked):
 def test_the_check_speaks_the_widgets_words(sample):
     checked = check_labels([sample["labels"]], [sample["image"]], "semantic", False, suggest=False)
     text = report_in_words(checked.report, "masks")
-    assert text.startswith("labels 'masks': 150 value(s)")
-    assert "suggested: task: instances with 'sparse: 0 = not annotated' unticked" in text
+    assert text.startswith("'masks': 150 values (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ...), 0 on 81% of the pixels")
+    assert "looks like instance ids. Suggested: task instances, 'sparse' unticked." in text
     assert "contradiction: " in text and "choose task: instances" in text and "train anyway" in text
     assert not any(term in text for term in PROGRAMMER_TERMS), text
     suggested = check_labels([sample["labels"]], [sample["image"]], "semantic", False, suggest=True)

@@ -34,7 +34,9 @@ class ChannelPicker:
     def __init__(self, viewer: Any, purpose: str) -> None:
         stored = ("the model stores the choice, and predicting proposes the same channels again" if purpose == "train"
                   else "proposed from what the model was trained on")
-        self.mode = ComboBox(label="channels", choices=[("none (one channel)", NONE)], value=NONE,
+        self._choices: list[tuple[str, Any]] = [("none (one channel)", NONE)]
+        # a callable, so that napari's reset_choices (on every layer change) keeps the current layer's choices
+        self.mode = ComboBox(label="channels", choices=lambda _widget=None: self._choices, value=NONE,
                              tooltip="which axis of the image layer holds its channels (e.g. axis 0 of a (3, H, W) "
                              "stain TIFF), its RGB colours, or several single-channel layers as the channels of one "
                              f"input; {stored}")
@@ -85,7 +87,8 @@ class ChannelPicker:
             else [("none (one channel)", NONE), ("several layers (pick below)", LAYERS)]
         self._setting = True
         try:
-            self.mode.choices = choices
+            self._choices = choices
+            self.mode.reset_choices()
         finally:
             self._setting = False
         keep = self.set_by_hand and current.mode != NONE

@@ -27,6 +27,21 @@ CORRECTIONS_KEY = "napari_tiled_unet_corrections"
 PLACEMENT = ("scale", "translate", "rotate", "shear", "affine", "axis_labels", "units")
 #: napari's Labels layer opacity for an annotation that is painted on (the image stays visible below).
 OPACITY = 0.6
+#: Painted background (1) is shown as a faint grey, so that the image shows through and 0 ("not sure") stands out.
+BACKGROUND_COLOR = (0.6, 0.6, 0.6, 0.18)
+#: New ids beyond the annotation's largest get colours too (painting new objects).
+SPARE_IDS = 2048
+
+
+def annotation_colormap(max_id: int) -> Any:
+    """Label colours for an annotation: ids 2.. as napari colours them, 0 transparent, the background (1) faint."""
+    from napari.utils.colormaps import DirectLabelColormap, label_colormap
+
+    cyclic = label_colormap(49, 0.5)
+    ids = np.arange(2, int(max_id) + SPARE_IDS)
+    colors: dict[Any, Any] = {None: "yellow", 0: "transparent", 1: BACKGROUND_COLOR}
+    colors.update(zip(ids.tolist(), cyclic.map(ids)))
+    return DirectLabelColormap(color_dict=colors)
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,8 @@ def add_corrections_layer(viewer: Any, result_layer: Any, net: UNet, output: str
         placement["affine"] = placement["affine"].affine_matrix
     layer = viewer.add_labels(annotation, name=free_name(viewer, corrections_name(source_name)),
                               metadata={CORRECTIONS_KEY: info.as_metadata()}, opacity=OPACITY, **placement)
+    if info.settings.get("task") == "instances" or bool(info.settings.get("sparse")):
+        layer.colormap = annotation_colormap(int(annotation.max()))
     if info.settings.get("task") == "instances":
         layer.selected_label = int(annotation.max()) + 1  # a new object is ready to be painted
     layer.mode = "paint"

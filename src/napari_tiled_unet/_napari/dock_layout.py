@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from qtpy.QtCore import QSize, Qt
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
 from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
@@ -48,7 +48,31 @@ def section(title: str, content: QWidget, expanded: bool = True, tooltip: str = 
         box.expand(animate=False)
     else:
         box.collapse(animate=False)
+    content.installEventFilter(FollowContent(box))
     return box
+
+
+class FollowContent(QObject):
+    """Keeps an open section as tall as its content when the content grows (a longer message, a shown row).
+
+    QCollapsible caps its content at the height it had when opened and only measures it again when the
+    content is resized, which a capped content never is.
+    """
+
+    def __init__(self, box: QCollapsible) -> None:
+        super().__init__(box)
+        self._box = box
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
+        """On a layout request of the content, open the section again at the content's new height."""
+        try:
+            if event.type() == QEvent.Type.LayoutRequest and self._box.isExpanded():
+                inner = self._box.content()
+                if inner.maximumHeight() != inner.sizeHint().height() + 10:  # what QCollapsible gives it open
+                    self._box.expand(animate=False)
+        except RuntimeError:  # the section is being deleted
+            pass
+        return False
 
 
 class SectionsScrollArea(QScrollArea):

@@ -40,6 +40,7 @@ class TrainingJob:
     config: TrainingConfig
     init_model: UNet | str | None = None
     check_labels: bool = True
+    suggest: bool = False
     ignore_label_check: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -57,12 +58,18 @@ IGNORE_HINT = " (or pass --ignore-label-check to train anyway)"
 def inspect_before_training(job: TrainingJob, emit: Callable[[Any], Any]) -> None:
     """Check the labels against the task and sparse setting; raise ValueError for a contradiction.
 
-    The report goes to ``emit`` first; an error ("instance ids trained as classes"...) stops the job before any
-    training unless ``job.ignore_label_check``. Labels with nothing painted are left to training's own message.
+    With ``job.suggest`` (the user has not set the task and sparse box by hand), the job first takes the task and
+    sparse setting the labels suggest (``job.config`` is replaced). The report goes to ``emit``; an error
+    ("instance ids trained as classes"...) stops the job before any training unless ``job.ignore_label_check``.
+    Labels with nothing painted are left to training's own message.
     """
     fits = all(i.shape == lab.shape or i.shape[1:] == lab.shape for i, lab in zip(job.images, job.labels))
-    # images of another size are left to training's own message (naming both shapes)
-    report = inspect_labels(job.labels, job.config.task, job.config.sparse, images=job.images if fits else None)
+    images = job.images if fits else None  # images of another size: training's own message names both shapes
+    if job.suggest:
+        first = inspect_labels(job.labels, images=images)
+        if first.kind != "empty":
+            job.config = job.config.replace(task=first.suggested_task, sparse=first.suggested_sparse)
+    report = inspect_labels(job.labels, job.config.task, job.config.sparse, images=images)
     emit(LabelsChecked(report))
     errors = [f for f in report.errors if f.code != "empty"]
     if errors and not job.ignore_label_check:

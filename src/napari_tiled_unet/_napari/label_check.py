@@ -10,6 +10,7 @@ contradict the labels, offers to train anyway. Start checks again in the trainin
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from superqt.utils import create_worker
 
 from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
 
-from .messages import SPARSE, TRAIN_ANYWAY, TRAINING, in_user_words
+from .messages import TRAIN_ANYWAY, TRAINING, in_user_words
 from .qt_parts import ERROR_STYLE, wrap_text
 
 logger = logging.getLogger(__name__)
@@ -47,9 +48,23 @@ def check_labels(labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | No
     return Checked(inspect_labels(labels, task, sparse, images=images), task, sparse)
 
 
+def summary_in_words(report: LabelReport) -> str:
+    """What the labels look like and what they suggest, in one sentence in the widget's words.
+
+    Example: "2 values (1, 2), 0 on 97% of the pixels: looks like scribbles. Suggested: task semantic, 'sparse'
+    ticked."
+    """
+    if report.kind == "empty":
+        return "nothing is painted yet (every pixel is 0)"
+    shown = ", ".join(map(str, report.values)) + (", ..." if report.n_values > len(report.values) else "")
+    values = f"{report.n_values} value{'s' if report.n_values != 1 else ''} ({shown})"
+    return (f"{values}, 0 on {report.zero_fraction:.0%} of the pixels: looks like {report.kind}. Suggested: "
+            f"{suggestion_in_words(report.suggested_task, report.suggested_sparse)}.")
+
+
 def report_in_words(report: LabelReport, name: str = "") -> str:
     """The summary and the findings, one per line, in the Train widget's words."""
-    lines = [f"labels{f' {name!r}' if name else ''}: {in_user_words(report.summary(), TRAINING)}"]
+    lines = [f"{f'{name!r}: ' if name else ''}{summary_in_words(report)}"]
     for finding in report.findings:
         if finding.code == "empty":
             continue
@@ -62,8 +77,8 @@ def report_in_words(report: LabelReport, name: str = "") -> str:
 
 
 def suggestion_in_words(task: str, sparse: bool) -> str:
-    """``"task: instances, 'sparse: 0 = not annotated' ticked"``."""
-    return f"task: {task}, '{SPARSE}' {'ticked' if sparse else 'unticked'}"
+    """``"task instances, 'sparse' ticked"``."""
+    return f"task {task}, 'sparse' {'ticked' if sparse else 'unticked'}"
 
 
 class LabelCheck(Container):
@@ -119,13 +134,24 @@ class LabelCheck(Container):
         self.text.value = f"checking the labels{f' {name!r}' if name else ''}…"
         worker = create_worker(check_labels, list(labels), None if images is None else list(images), task,
                                sparse, suggest, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda checked: self._done(generation, checked, suggest, name, note))
-        worker.errored.connect(lambda err: self._failed(generation, err))
-        worker.finished.connect(self._finished)
-        worker.start()
+        me = weakref.ref(self)  # a check still running must not keep a closed widget (and its viewer) alive
 
-    def _finished(self) -> None:
-        self._pending = max(self._pending - 1, 0)
+        def done(checked: Checked) -> None:
+            if (check := me()) is not None:
+                check._done(generation, checked, suggest, name, note)
+
+        def failed(err: BaseException) -> None:
+            if (check := me()) is not None:
+                check._failed(generation, err)
+
+        def finished() -> None:
+            if (check := me()) is not None:
+                check._pending = max(check._pending - 1, 0)
+
+        worker.returned.connect(done)
+        worker.errored.connect(failed)
+        worker.finished.connect(finished)
+        worker.start()
 
     def _failed(self, generation: int, err: BaseException) -> None:
         logger.warning("the label check failed: %s", err, exc_info=(type(err), err, err.__traceback__))
@@ -143,15 +169,23 @@ class LabelCheck(Container):
             self.on_checked(checked)
 
     def show(self, checked: Checked, name: str = "", note: str = "") -> None:
-        """Show a check's result (also the one a training job made when Start was pressed)."""
+        """Show a check's result (also the one a training job made when Start was pressed).
+
+        With a ``note`` (a corrections layer, read with its model's settings) the note replaces the summary and
+        its suggestion, and only warnings and contradictions are listed.
+        """
         self.last = checked
         report = checked.report
-        text = report_in_words(report, name) + (f"\n{note}" if note else "")
+        if note:
+            text = "\n".join([note] + [f"{SEVERITY_WORDS[f.severity]}: {in_user_words(f.message, TRAINING)}"
+                                        for f in report.findings if f.severity != "info" and f.code != "empty"])
+        else:
+            text = report_in_words(report, name)
         blocking = any(f.code != "empty" for f in report.errors)
         self._show(text, error=blocking)
         self.ignore.visible = blocking or self.ignore.value
         differs = (report.suggested_task, report.suggested_sparse) != (checked.task, checked.sparse)
-        self.use_button.enabled = report.kind != "empty" and differs
+        self.use_button.enabled = report.kind != "empty" and differs and not note
         self.use_button.tooltip = (f"set {suggestion_in_words(report.suggested_task, report.suggested_sparse)}, as "
                                    "the labels suggest")
 

@@ -49,8 +49,6 @@ TRAIN_FIELDS: dict[str, str] = {
 TRAIN_TERMS: tuple[tuple[str, str], ...] = (
     (r" \(or pass --ignore-label-check to train anyway\)", f" (or tick '{TRAIN_ANYWAY}' to train as set)"),
     (r" \(--[a-z][a-z -]*\)", ""),  # the command line's flags
-    (r" -> task (\w+), sparse$", rf"; suggested: task: \1 with '{SPARSE}' ticked"),
-    (r" -> task (\w+), dense$", rf"; suggested: task: \1 with '{SPARSE}' unticked"),
     (r"use task='instances' with sparse=True", f"choose task: instances and tick '{SPARSE}'"),
     (r"for scribbles use sparse=True", f"for scribbles tick '{SPARSE}'"),
     (r"use sparse=True", f"tick '{SPARSE}'"),

@@ -102,6 +102,9 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                                          "training labels (instance models: 1 = background, 2.. = objects) to fix "
                                          "its mistakes; then Continue training in Train U-Net learns from it (in a "
                                          "stack only the planes you edit)")
+        self.correct_hint = Label(value="Copies the last result into a Labels layer you can edit: fix the model's "
+                                  "mistakes there, then press Continue training in Train U-Net.",
+                                  tooltip="the correct-and-retrain loop: predict, fix, train again")
         self.auto_tile = CheckBox(text="automatic tile size", value=True,
                                   tooltip="pick the largest tile that fits the memory of the device")
         self.tile_size = SpinBox(label="tile size", value=508, min=4, max=8192, enabled=False,
@@ -130,11 +133,12 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                                    self.current_plane, self.tta], labels=False)
         tiles = Container(widgets=[self.auto_tile, Container(widgets=[self.tile_size, self.device]), self.tile_info],
                           labels=False)
-        correct = Container(widgets=[self.correct_button], labels=False)
+        correct = Container(widgets=[self.correct_hint, self.correct_button], labels=False)
         actions = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False)
         for box in (buttons, model, image, tiles, correct, actions):
             box.margins = (0, 0, 0, 0)
         self._forms = [model, image, tiles]
+        wrap_text(self.model_info, self.tile_info, self.status, self.correct_hint)  # before the sections measure them
         self.sections = {
             "model": section("Model", model.native, tooltip="the model to predict with"),
             "image": section("Image and output", image.native, tooltip="what to segment, and what to get back"),
@@ -150,7 +154,6 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                             "open the README: predicting whole folders from the command line")]
         self.scroll = lay_out_dock(self, header, self.sections.values(),
                                    native_of([actions, self.progress, self.status]))
-        wrap_text(self.model_info, self.tile_info, self.status)
 
     def _connect(self) -> None:
         self.run_button.changed.connect(lambda: self.run())
@@ -285,5 +288,8 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
             with self.tile_size.changed.blocked():
                 self.tile_size.value = max(layout.tile_shape)
         tile = "×".join(map(str, layout.tile_shape))
-        planes = f" per plane ({source.axes} image)" if loop_axes(source.axes, net.config.dims) else ""
+        stack = bool(loop_axes(source.axes, net.config.dims))
+        self.current_plane.enabled = stack
+        self.link.enabled = stack and self.output.value == "instances"
+        planes = f" per plane ({source.axes} image)" if stack else ""
         self.tile_info.value = f"tile {tile} px, {layout.n_tiles} tile(s){planes}, batch {batch}"

@@ -101,6 +101,7 @@ def _train(viewer: Any, seconds: float) -> Any:
     train.advanced.depth.value = 3
     train.advanced.patch_size.value = 124
     train.advanced.steps_per_epoch.value = 10
+    wait(lambda: not train.label_check.pending, 60)  # the task and sparse box follow the labels
     if not train.start():
         raise RuntimeError(f"training did not start: {train.status.value}")
     wait(lambda: not train.running, seconds + 120)

@@ -93,8 +93,11 @@ class TrainChoices:
         corrections = corrections_info(pair.labels)
         note = ""
         if corrections is not None:
-            note = (f"corrections of '{corrections.model_name}': fix the mistakes, then press Continue training "
-                    "(in a stack only the planes you edit count)")
+            reading = "1 = background, 2.. = objects" if corrections.settings.get("task") == "instances" else \
+                "the model's label values"
+            note = (f"'{pair.labels.name}' is the prediction of '{corrections.model_name}' to correct ({reading}; 0 = "
+                    "not sure): fix the mistakes, then press Continue training (in a stack only the planes you edit "
+                    "count)")
         fields.check.request(labels, images if all(map(_fits, images, labels)) else None, fields.task.value,
                              bool(fields.sparse.value), suggest=not fields.settings_by_hand and corrections is None,
                              name=pair.labels.name, note=note)

@@ -11,6 +11,7 @@ from magicgui.widgets import Container, Label, ProgressBar, PushButton
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 
+from .corrections_layer import corrections_info
 from .dock_layout import HELP_NAPARI, help_link, lay_out_dock, native_of, section
 from .jobs import LabelsChecked, Outcome, TrainingJob, run_training
 from .label_check import Checked
@@ -115,6 +116,7 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
         actions = Container(widgets=[self.start_button, self.continue_button, self.cancel_button],
                             layout="horizontal", labels=False)
         actions.margins = (0, 0, 0, 0)
+        wrap_text(self.status, self.model_label, self.pairs_label)  # before the sections measure them
         self.sections = {
             "data": section("Data and duration", data.native, tooltip="what to learn from, and for how long"),
             "advanced": section("Advanced", self.advanced.native, expanded=False,
@@ -126,7 +128,6 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
         header = [help_link("How to train (help)", HELP_NAPARI, "open the README: training in napari step by step")]
         self.scroll = lay_out_dock(self, header, self.sections.values(),
                                    native_of([actions, self.progress, self.status]))
-        wrap_text(self.status, self.model_label, self.pairs_label)
 
     def reset_choices(self, *_: Any) -> None:
         """Offer the viewer's current layers (napari calls this when layers change)."""
@@ -174,8 +175,11 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
             init, what = self._init_model(continue_training)
             dims = init.config.dims if init is not None else int(self.advanced.dims.value)
             inputs = training_inputs(pairs, dims, continuing=continue_training)
-            job = TrainingJob(images=inputs.images, labels=inputs.labels, config=self.training_config(inputs, pairs),
-                              init_model=init, ignore_label_check=bool(self.label_check.ignore.value))
+            config = self.training_config(inputs, pairs)
+            suggest = not (continue_training or self.fields.settings_by_hand
+                           or any(corrections_info(p.labels) for p in pairs))
+            job = TrainingJob(images=inputs.images, labels=inputs.labels, config=config, init_model=init,
+                              suggest=suggest, ignore_label_check=bool(self.label_check.ignore.value))
         except ValueError as err:
             self._error(self._action(pairs), err, words)
             return False
@@ -218,6 +222,8 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
             return
         if isinstance(event, LabelsChecked):
             config = run.job.config
+            if run.job.suggest:
+                self.fields.apply_settings(config.task, config.sparse)
             names = ", ".join(labels for _image, labels in run.words.pairs)
             self.label_check.show(Checked(event.report, config.task, config.sparse), names)
         elif isinstance(event, StepEvent):
