@@ -80,7 +80,8 @@ def draw_nuclei(rng: np.random.Generator, style: NucleiStyle, n: int) -> list[Nu
 def target_count(style: NucleiStyle, shape: tuple[int, ...]) -> int:
     """Number of nuclei that covers ``style.coverage`` of the image (area in 2D, volume in 3D)."""
     extent = np.asarray(shape) * np.asarray(style.spacing)
-    mean_r2 = style.radius**2 * (1 - style.second_share) + style.second_radius**2 * style.second_share
+    first, second = (float(np.clip(r, style.min_radius, style.max_radius)) for r in (style.radius, style.second_radius))
+    mean_r2 = first**2 * (1 - style.second_share) + second**2 * style.second_share
     mean_r2 *= np.exp(2.0 * style.size_spread**2)
     if style.ndim == 2:
         per_nucleus = np.pi * mean_r2

@@ -99,7 +99,7 @@ def _shapes_and_layout(rng: np.random.Generator, ranges: StyleRanges) -> dict[st
         "aspect_spread": rng.uniform(0.05, 0.25),
         "irregularity": rng.uniform(0.0, 0.12),
         "bean_share": rng.uniform(0.0, 0.35) if rng.random() < 0.5 else 0.0,
-        "bean_bend": rng.uniform(0.15, 0.45),
+        "bean_bend": rng.uniform(0.2, 0.6),
         "z_flatten": rng.uniform(0.6, 1.0),
         "coverage": rng.uniform(*ranges.coverage),
         "clustering": rng.uniform(0.0, 0.9),

@@ -89,8 +89,11 @@ def paint(rng: np.random.Generator, shape: tuple[int, ...], style: NucleiStyle) 
 
 
 def _resolve_hidden(labels: np.ndarray, hidden: set[int], boxes: dict[int, Box], areas: dict[int, int]) -> None:
-    """Give detached pieces and slivers of partly hidden nuclei to the neighbour that hides them (in place)."""
-    if not hidden:
+    """Give detached pieces and slivers of partly hidden nuclei to the neighbour that hides them (in place).
+
+    A piece without any neighbour (never the case for occlusion) stays with its nucleus.
+    """
+    if not boxes:
         return
     # one pass over the image: connected pieces of equal id, and how many pieces each id has
     pieces = label_regions(labels, background=0, connectivity=1)
@@ -98,16 +101,18 @@ def _resolve_hidden(labels: np.ndarray, hidden: set[int], boxes: dict[int, Box],
     owner[pieces.ravel()] = labels.ravel()
     n_pieces = np.bincount(owner[1:], minlength=len(boxes) + 1)
     visible = np.bincount(labels.ravel(), minlength=len(boxes) + 1)
-    for label_id in sorted(hidden):
+    for label_id in sorted(hidden | set(np.flatnonzero(n_pieces > 1).tolist())):
         sliver = visible[label_id] < max(_MIN_PIXELS, _MIN_VISIBLE * areas[label_id])
         if n_pieces[label_id] <= 1 and not sliver:
             continue
         box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in boxes[label_id])
         local, local_pieces = labels[box], pieces[box]
         ids = np.unique(local_pieces[local == label_id])
-        sizes = [int(np.count_nonzero(local_pieces == p)) for p in ids]
-        for piece, size in zip(ids, sizes, strict=True):
-            if size == max(sizes) and not sliver:
+        if ids.size == 0:  # hidden completely
+            continue
+        largest = ids[int(np.argmax([np.count_nonzero(local_pieces == p) for p in ids]))]
+        for piece in ids:
+            if piece == largest and not sliver:
                 continue
             region = local_pieces == piece
             ring = ndi.binary_dilation(region) & ~region
