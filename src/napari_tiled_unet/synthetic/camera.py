@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from napari_tiled_unet.synthetic.style import NucleiStyle
 
@@ -11,8 +12,9 @@ def record(rng: np.random.Generator, light: np.ndarray, style: NucleiStyle) -> n
     """Turn relative light (1 = a typical nucleus) into a camera image.
 
     A typical nucleus yields ``style.photons`` photo-electrons on average; the gain maps that to
-    ``style.target`` grey values above ``style.offset``. Read noise is Gaussian, in electrons. Values are
-    rounded and clipped to the range of the dtype (bright nuclei may saturate, as on a real camera).
+    ``style.target`` grey values above ``style.offset``. Read noise is Gaussian, in electrons. An optional blur
+    (``style.noise_blur``) smooths the noisy image, as resampling or compression would. Values are rounded and
+    clipped to the range of the dtype (bright nuclei may saturate, as on a real camera).
 
     Returns
     -------
@@ -24,5 +26,7 @@ def record(rng: np.random.Generator, light: np.ndarray, style: NucleiStyle) -> n
     if style.read_noise > 0:
         electrons += rng.normal(0.0, style.read_noise, light.shape).astype(np.float32)
     grey = style.offset + electrons * (style.target / style.photons)
+    if style.noise_blur > 0:
+        grey = ndi.gaussian_filter(grey, style.noise_blur / np.asarray(style.spacing))
     dtype = np.uint8 if style.bits == 8 else np.uint16
     return np.clip(np.round(grey), 0, np.iinfo(dtype).max).astype(dtype)

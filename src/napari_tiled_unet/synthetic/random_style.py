@@ -196,7 +196,8 @@ def random_style(rng: np.random.Generator, ndim: int = 2, ranges: StyleRanges | 
     values.update(_optics(rng, ranges, values["radius"], ndim))
     photons = _log_uniform(rng, *ranges.photons)
     read_noise = rng.uniform(0.5, 6.0)
-    values.update(photons=photons, read_noise=read_noise)
+    values.update(photons=photons, read_noise=read_noise,
+                  noise_blur=rng.uniform(0.3, 1.2) if rng.random() < 0.3 else 0.0)
     values.update(_brightness_classes(rng, ranges, photons, read_noise, values["background"]))
     brightest = (values["mitotic_level"] if values["mitotic_share"] else math.exp(2 * values["brightness_spread"]))
     values.update(_camera(rng, brightest + values["background"] + 0.3 * values["haze"], ranges.share_16bit))

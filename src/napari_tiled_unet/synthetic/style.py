@@ -55,6 +55,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "depth_attenuation": (0.0, 0.9),
     "photons": (0.1, 1e6),
     "read_noise": (0.0, 100.0),
+    "noise_blur": (0.0, 3.0),
     "target": (1.0, 65535.0),
     "offset": (0.0, 60000.0),
 }
@@ -132,6 +133,9 @@ class NucleiStyle:
         Expected photons at a typical nucleus (the noise: few photons is very noisy).
     read_noise : float
         Camera read noise in electrons.
+    noise_blur : float
+        Sigma (px) of a blur after the noise, as in images that were smoothed, resampled or compressed (the
+        noise is then correlated between neighbouring pixels); 0: raw camera pixels.
     bits : int
         8 or 16: the output dtype.
     target : float
@@ -181,6 +185,7 @@ class NucleiStyle:
     depth_attenuation: float = 0.2
     photons: float = 300.0
     read_noise: float = 2.0
+    noise_blur: float = 0.0
     bits: int = 16
     target: float = 1000.0
     offset: float = 100.0
