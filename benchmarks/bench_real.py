@@ -157,10 +157,10 @@ def bbbc007_case(time_limit: float, seed: int) -> Result:
 
 
 def zeroshot_case(time_limit: float, seed: int) -> Result:
-    from napari_tiled_unet.builtin.train_nuclei import training_set
+    from napari_tiled_unet.builtin.train_nuclei import builtin_config, training_set
 
-    images, labels = training_set(n_images=96, seed=seed, ranges=StyleRanges())
-    net, run_facts = trained(images, labels, TrainingConfig(task="instances", time_limit=time_limit, seed=seed))
+    images, labels = training_set(n_images=64, seed=seed, ranges=StyleRanges())
+    net, run_facts = trained(images, labels, builtin_config(time_limit=time_limit, seed=seed))
     blobs = annotated_images_cached()["blobs"]
     predicted, _ = predict_image(net, blobs.test_image, output="instances")
     items = bbbc007()

@@ -39,7 +39,7 @@ def test_3d_styles_have_a_coarse_z_step_and_a_wider_axial_psf():
         style = random_style(np.random.default_rng(seed), ndim=3, ranges=ranges)
         assert style.ndim == 3 and 2.0 <= style.spacing[0] <= 3.0 and style.spacing[1:] == (1.0, 1.0)
         assert style.psf_sigma_z > style.psf_sigma
-        assert style.out_of_focus == 0.0
+        assert style.out_of_focus == 0.0 and style.overlap_glow == 0.0
 
 
 def test_custom_radius_range_is_honoured():

@@ -202,4 +202,6 @@ def random_style(rng: np.random.Generator, ndim: int = 2, ranges: StyleRanges | 
     brightest = (values["mitotic_level"] if values["mitotic_share"] else math.exp(2 * values["brightness_spread"]))
     values.update(_camera(rng, brightest + values["background"] + 0.3 * values["haze"], ranges.share_16bit))
     values["spacing"] = (rng.uniform(*ranges.z_step), 1.0, 1.0) if ndim == 3 else (1.0, 1.0)
+    if ndim == 3:
+        values["overlap_glow"] = 0.0  # a voxel holds one nucleus; only projections (2D) add up stain
     return NucleiStyle(**values)

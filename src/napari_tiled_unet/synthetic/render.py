@@ -130,7 +130,8 @@ def _sequential(labels: np.ndarray) -> np.ndarray:
     return lookup.astype(dtype)[labels]
 
 
-def render_nuclei(shape: tuple[int, ...], style: NucleiStyle, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def render_nuclei(shape: tuple[int, ...], style: NucleiStyle,
+                  seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic fluorescence-nuclei image and its instance masks (2D or 3D).
 
     Parameters
@@ -139,7 +140,7 @@ def render_nuclei(shape: tuple[int, ...], style: NucleiStyle, seed: int = 0) -> 
         ``(Y, X)`` or ``(Z, Y, X)``, matching ``style.spacing``.
     style : NucleiStyle
         How the image looks.
-    seed : int
+    seed : int or numpy.random.SeedSequence
         Seed of the random stream: the same shape, style and seed give the same arrays.
 
     Returns
