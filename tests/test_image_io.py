@@ -6,9 +6,12 @@ import stat
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from napari_tiled_unet.calibration import Calibration
 from napari_tiled_unet.errors import ImageFileError
-from napari_tiled_unet.image_io import read_image, write_tiff
+from napari_tiled_unet.image_io import read_image, read_image_and_calibration, tiff_calibration, write_tiff, write_zarr
 
 
 def _data(shape, dtype=np.uint16, seed=0):
@@ -321,3 +324,90 @@ def test_written_file_follows_umask(tmp_path, umask):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+def _imagej_stack(path, shape=(4, 17, 23), axes="ZYX", dtype=np.uint16):
+    tifffile.imwrite(path, _data(shape, dtype), imagej=True, resolution=(4.0, 4.0),
+                     metadata={"axes": axes, "spacing": 1.5, "unit": "um"})
+    return path
+
+
+def test_read_image_and_calibration(tmp_path):
+    path = _imagej_stack(tmp_path / "a.tif")
+    image, calibration = read_image_and_calibration(path)
+    assert image.shape == (4, 17, 23)
+    assert calibration == Calibration("ZYX", {"Z": 1.5, "Y": 0.25, "X": 0.25}, "um")
+    assert tiff_calibration(path) == calibration
+    assert read_image(path)[1] == "ZYX"
+
+
+@pytest.mark.parametrize(("axes", "shape", "dtype"), [("ZYX", (4, 17, 23), np.uint16),
+                                                      ("ZCYX", (4, 2, 17, 23), np.float32),
+                                                      ("CZYX", (2, 4, 17, 23), np.float32),
+                                                      ("ZYX", (4, 17, 23), np.uint32)])
+def test_write_keeps_the_calibration(tmp_path, axes, shape, dtype):
+    """Labels, probabilities (a class axis, in any position) and uint32 instances (not ImageJ) alike."""
+    calibration = Calibration("ZYX", {"Z": 1.5, "Y": 0.25, "X": 0.25}, "um")
+    path = write_tiff(tmp_path / "out.tif", _data(shape, dtype), axes, calibration=calibration)
+    _, back = read_image_and_calibration(path)
+    assert back.sizes == {"Z": 1.5, "Y": 0.25, "X": 0.25} and back.unit == "um"
+    assert set(back.axes) == set(axes)
+    with tifffile.TiffFile(path) as tif:
+        if dtype != np.uint32:
+            assert tif.is_imagej and tif.imagej_metadata["spacing"] == 1.5 and tif.imagej_metadata["unit"] == "um"
+        x_num, x_den = tif.pages[0].tags["XResolution"].value
+        per_unit = 4.0 if dtype != np.uint32 else 40000.0  # per um in ImageJ files, per cm in plain TIFFs
+        assert x_num / x_den == pytest.approx(per_unit)
+
+
+def test_write_keeps_the_time_interval(tmp_path):
+    calibration = Calibration("TYX", {"T": 30.0, "Y": 0.5, "X": 0.5}, "um", "s")
+    path = write_tiff(tmp_path / "movie.tif", _data((3, 8, 9), np.uint8), "TYX", calibration=calibration)
+    assert tiff_calibration(path) == calibration
+
+
+def test_resolution_and_calibration_are_exclusive(tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        write_tiff(tmp_path / "o.tif", _data((8, 9), np.uint8), "YX", resolution=(1, 1),
+                   calibration=Calibration("YX", {"Y": 1.0, "X": 1.0}, "um"))
+
+
+# ---------------------------------------------------------------------------------------------- OME-Zarr
+def test_write_zarr_is_ome_zarr_with_the_scale(tmp_path):
+    import json
+
+    import zarr
+
+    data = _data((4, 3, 17, 23), np.float32)
+    calibration = Calibration("ZYX", {"Z": 1.5, "Y": 0.25, "X": 0.25}, "um")
+    path = write_zarr(tmp_path / "probs.zarr", data, "ZCYX", calibration)
+    attrs = json.loads((path / ".zattrs").read_text())
+    assert json.loads((path / ".zgroup").read_text())["zarr_format"] == 2
+    assert json.loads((path / "0" / ".zarray").read_text())["dimension_separator"] == "/"
+    (image,) = attrs["multiscales"]
+    assert image["version"] == "0.4"
+    assert [a["name"] for a in image["axes"]] == ["c", "z", "y", "x"] and attrs["axes"] == "CZYX"
+    assert [a.get("unit") for a in image["axes"]] == [None, "micrometer", "micrometer", "micrometer"]
+    assert image["datasets"][0]["coordinateTransformations"] == [{"type": "scale", "scale": [1.0, 1.5, 0.25, 0.25]}]
+    stored = zarr.open_group(str(path), mode="r")["0"]
+    np.testing.assert_array_equal(np.asarray(stored), np.transpose(data, (1, 0, 2, 3)))
+    assert _leftovers(tmp_path, {"probs.zarr"}) == []
+
+
+def test_write_zarr_refuses_axes_ngff_cannot_hold_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="OME-Zarr"):
+        write_zarr(tmp_path / "r.zarr", _data((2, 2, 2, 2, 8, 9), np.uint8), "QTZCYX")
+    assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(z=st.floats(1e-3, 1e3), yx=st.floats(1e-4, 1e3), dtype=st.sampled_from([np.uint8, np.float32, np.uint32]),
+       unit=st.sampled_from(["nm", "um", "mm"]))
+def test_calibration_round_trip(tmp_path_factory, z, yx, dtype, unit):
+    calibration = Calibration("ZYX", {"Z": z, "Y": yx, "X": yx}, unit)
+    path = write_tiff(tmp_path_factory.mktemp("rt") / "out.tif", _data((2, 5, 6), dtype), "ZYX",
+                      calibration=calibration)
+    back = tiff_calibration(path)
+    assert back.axes == "ZYX" and back.unit == unit
+    assert back.sizes == pytest.approx(calibration.sizes, rel=1e-9)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from unet_helpers import make_net
 
-from napari_tiled_unet import Cancelled, predict_tiled
+from napari_tiled_unet import Cancelled, UNet, UNetConfig, predict_tiled
 from napari_tiled_unet.inference import OUTPUT_KINDS, default_axes, predict_image
 from napari_tiled_unet.normalization import PercentileNormalization
 
@@ -247,9 +247,9 @@ def test_probabilities_sum_to_one(n_classes, shape, axes):
     np.testing.assert_allclose(probs.sum(axis=class_axis), 1.0, atol=1e-5)
 
 
-def test_instances_of_a_semantic_model_have_unique_ids_across_planes(net):
+def test_instances_of_a_semantic_model_have_unique_ids_across_planes_without_linking(net):
     image = _image((3, 40, 44))
-    instances, axes = predict_image(net, image, axes="ZYX", output="instances")
+    instances, axes = predict_image(net, image, axes="ZYX", output="instances", stitch_threshold=0)
     assert axes == "ZYX"
     assert instances.shape == image.shape
     assert instances.dtype.kind == "u"
@@ -269,11 +269,11 @@ def test_instances_of_a_sparse_model_have_background_zero(net):
     np.testing.assert_array_equal(instances > 0, labels == 2)
 
 
-def test_instances_of_an_instance_model_have_unique_ids_across_planes():
+def test_instances_of_an_instance_model_have_unique_ids_across_planes_without_linking():
     net = make_net(depth=2, wf=1, n_classes=3)
     net.metadata = {"task": "instances"}
     image = _image((3, 48, 50))
-    instances, axes = predict_image(net, image, axes="TYX", output="instances")
+    instances, axes = predict_image(net, image, axes="TYX", output="instances", stitch_threshold=0)
     assert axes == "TYX"
     assert instances.dtype.kind == "u"
     ids = [set(np.unique(plane)) - {0} for plane in instances]
@@ -285,6 +285,18 @@ def test_instances_of_an_instance_model_have_unique_ids_across_planes():
         # same objects as the plane alone, only renumbered
         np.testing.assert_array_equal(instances[t] > 0, single[t] > 0)
         assert len(ids[t]) == len(set(np.unique(single[t])) - {0})
+
+
+def test_instances_of_a_stack_are_linked_into_objects_that_span_planes(net):
+    """A 2D model on a Z stack gives 3D objects: the same object keeps its id from plane to plane."""
+    plane = _image((40, 44))
+    stack = np.stack([plane, plane, plane])
+    linked, _ = predict_image(net, stack, axes="ZYX", output="instances")
+    single, _ = predict_image(net, plane, axes="YX", output="instances")
+    for z in range(3):
+        np.testing.assert_array_equal(linked[z], single)  # identical planes: identical ids
+    separate, _ = predict_image(net, stack, axes="ZYX", output="instances", stitch_threshold=0)
+    assert separate.max() == 3 * single.max()
 
 
 # ---------------------------------------------------------------------------------------------- normalisation
@@ -351,3 +363,74 @@ def test_nan_is_rejected(net, normalised, bad):
 def test_cancel(net):
     with pytest.raises(Cancelled):
         predict_image(net, _image((2, 30, 31)), axes="ZYX", cancel=lambda: True)
+
+
+def test_training_and_prediction_see_the_same_numbers_for_a_plane():
+    """The tiles of a plane predicted from a stack read exactly what training normalised for that plane."""
+    from napari_tiled_unet.inference import image_normalizer
+    from napari_tiled_unet.normalization import PercentileNormalization
+    from napari_tiled_unet.training.data import pairs_for_model
+
+    rng = np.random.default_rng(5)
+    stack = rng.gamma(2.0, 40.0, size=(3, 40, 36)).astype(np.float32)
+    stack[1] *= 3.0
+    labels = np.zeros(stack.shape, int)
+    labels[1, 5:15, 5:15] = 1
+    trained_plane = pairs_for_model(stack, labels, 2, PercentileNormalization())[0][0]
+    net = UNet(UNetConfig(depth=2, wf=1)).eval()
+    net.metadata = {"normalization": PercentileNormalization().to_dict()}
+    seen = image_normalizer(net, stack, "ZYX")(stack[None, 1])
+    np.testing.assert_array_equal(seen, trained_plane)
+
+
+@pytest.mark.parametrize("output", ["labels", "probabilities", "instances"])
+def test_preview_of_a_plane_equals_that_plane_of_the_whole_stack(output):
+    from napari_tiled_unet.inference import image_normalizer
+    from napari_tiled_unet.normalization import PercentileNormalization
+
+    rng = np.random.default_rng(6)
+    stack = rng.gamma(2.0, 40.0, size=(4, 48, 40)).astype(np.float32)
+    stack[2] *= 0.1
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(depth=2, wf=2, n_classes=2)).eval()
+    net.metadata = {"normalization": PercentileNormalization().to_dict(), "label_values": [0, 1]}
+    whole, _axes = predict_image(net, stack, "ZYX", output=output)
+    normalizer = image_normalizer(net, stack, "ZYX")
+    for z in range(stack.shape[0]):
+        preview, _ = predict_image(net, stack[z:z + 1], "ZYX", output=output, normalizer=normalizer)
+        if output == "instances":  # ids are renumbered; the objects are the same
+            np.testing.assert_array_equal(preview[0] > 0, whole[z] > 0)
+        else:
+            np.testing.assert_array_equal(preview[0], whole[z])
+
+
+def test_every_prediction_path_refuses_a_net_in_train_mode():
+    net = UNet(UNetConfig(depth=2, wf=1)).train()
+    image = np.zeros((40, 40), np.float32)
+    with pytest.raises(ValueError, match="train mode"):
+        predict_image(net, image, "YX")
+    import dask.array as da
+
+    with pytest.raises(ValueError, match="train mode"):
+        predict_image(net, da.from_array(image), "YX")
+
+
+@pytest.mark.parametrize("output", ["labels", "probabilities", "instances"])
+def test_test_time_augmentation_averages_the_eight_exact_passes(output):
+    from napari_tiled_unet.test_time_augmentation import TRANSFORMS, forward, inverse
+
+    torch.manual_seed(1)
+    net = UNet(UNetConfig(depth=2, wf=2, n_classes=3)).eval()
+    net.metadata = {"task": "instances", "label_values": [0, 1, 1]}
+    image = _image((45, 38))  # not square: half of the transforms swap Y and X
+    calls = []
+    result, _ = predict_image(net, image, "YX", output=output, tta=True, tile_shape=40,
+                              progress=lambda d, t: calls.append((d, t)))
+    expected = np.mean([inverse(predict_tiled(net, np.ascontiguousarray(forward(image, t))), t) for t in TRANSFORMS],
+                       axis=0)
+    if output == "probabilities":
+        np.testing.assert_allclose(result, _probs(expected), rtol=1e-4, atol=1e-5)
+    elif output == "labels":
+        np.testing.assert_array_equal(result, np.array([0, 1, 1])[np.argmax(expected, axis=0)])
+    assert result.shape[-2:] == image.shape
+    assert calls[-1][0] == calls[-1][1] and [c[0] for c in calls] == sorted(c[0] for c in calls)

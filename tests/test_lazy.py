@@ -5,9 +5,10 @@ import pytest
 from unet_helpers import make_net
 
 from napari_tiled_unet import predict_tiled
-from napari_tiled_unet.array_views import NormalizedView, OffsetArray, whole_image_stats
+from napari_tiled_unet.array_views import NormalizedView, OffsetArray
 from napari_tiled_unet.lazy import predict_dask
 from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.prediction_request import PredictionRequest
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 
@@ -17,7 +18,7 @@ def test_dask_result_equals_in_memory(shape, chunks, block):
     net = make_net(depth=3, wf=1)
     image = np.random.default_rng(0).random(shape).astype(np.float32)
     expected = predict_tiled(net, image, tile_shape=124)
-    lazy = predict_dask(net, da.from_array(image, chunks=chunks), tile_shape=124, block_edge=block)
+    lazy = predict_dask(net, da.from_array(image, chunks=chunks), PredictionRequest(tile_shape=124), block_edge=block)
     assert isinstance(lazy, da.Array) and lazy.dtype == np.float32 and lazy.shape == (2, *shape)
     np.testing.assert_allclose(lazy.compute(scheduler="threads"), expected, **TOL)
 
@@ -32,7 +33,7 @@ def test_predict_tiled_returns_lazy_array_for_dask_input_3d():
 
 def test_model_enters_the_graph_once():
     net = make_net(depth=3, wf=1)
-    lazy = predict_dask(net, da.zeros((900, 900), chunks=300), tile_shape=124, block_edge=200)
+    lazy = predict_dask(net, da.zeros((900, 900), chunks=300), PredictionRequest(tile_shape=124), block_edge=200)
     keys = [k for k in dict(lazy.__dask_graph__()) if "napari-tiled-unet-model" in str(k)]
     assert len(keys) == 1 and lazy.numblocks[1] > 3
 
@@ -41,11 +42,11 @@ def test_normalised_on_the_fly_equals_normalised_in_memory():
     net = make_net(depth=3, wf=1)
     raw = (np.random.default_rng(2).random((300, 200)) * 4000).astype(np.uint16)
     norm = PercentileNormalization()
-    stats = whole_image_stats(raw[None], norm)
-    expected = predict_tiled(net, norm.apply(raw.astype(np.float32), stats=stats), tile_shape=124)
-    view = NormalizedView(raw[None], norm, stats)
+    normalizer = norm.for_image(raw[None])
+    expected = predict_tiled(net, norm.apply(raw.astype(np.float32), stats=normalizer.stats), tile_shape=124)
+    view = NormalizedView(raw[None], normalizer)
     np.testing.assert_allclose(predict_tiled(net, view, tile_shape=124), expected, **TOL)
-    lazy = predict_dask(net, da.from_array(raw, chunks=64), tile_shape=124, normalization=norm, stats=stats)
+    lazy = predict_dask(net, da.from_array(raw, chunks=64), PredictionRequest(tile_shape=124, normalizer=normalizer))
     np.testing.assert_allclose(lazy.compute(), expected, **TOL)
 
 
@@ -66,7 +67,8 @@ def test_runs_on_a_distributed_cluster():
     expected = predict_tiled(net, image, tile_shape=124)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client, dask.config.set(scheduler=client.get):
-            lazy = predict_dask(net, da.from_array(image, chunks=100), tile_shape=124, block_edge=160)
+            lazy = predict_dask(net, da.from_array(image, chunks=100), PredictionRequest(tile_shape=124),
+                                block_edge=160)
             result = client.compute(lazy).result()
     np.testing.assert_allclose(result, expected, **TOL)
 
@@ -86,7 +88,7 @@ def test_blockwise_in_memory_prediction_equals_whole_logits(monkeypatch):
     assert axes == "ZCYX" and probs.shape == (2, 3, 333, 290)
     assert [c[0] for c in calls] == list(range(1, calls[-1][1] + 1))
     norm = PercentileNormalization()
-    stats = whole_image_stats(raw[None], norm)
+    stats = norm.for_image(raw[None]).stats
     for z in range(2):
         logits = predict_tiled(net, norm.apply(raw[z].astype(np.float32), stats=stats), tile_shape=100)
         np.testing.assert_allclose(probs[z], softmax(logits), rtol=1e-4, atol=1e-5)
@@ -103,6 +105,7 @@ def test_workers_can_move_the_net_to_their_own_device_once():
     net = make_net(depth=3, wf=1)
     image = np.random.default_rng(5).random((300, 260)).astype(np.float32)
     lazy_module._ON_DEVICE.clear()
-    result = predict_dask(net, da.from_array(image, chunks=100), tile_shape=124, block_edge=100, device="auto")
+    result = predict_dask(net, da.from_array(image, chunks=100), PredictionRequest(tile_shape=124), block_edge=100,
+                          device="auto")
     np.testing.assert_allclose(result.compute(), predict_tiled(net, image, tile_shape=124), **TOL)
     assert len(lazy_module._ON_DEVICE) == 1

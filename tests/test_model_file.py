@@ -25,7 +25,7 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
         assert torch.equal(a, b), name
     image = np.random.default_rng(0).random((40, 50)).astype(np.float32)
     np.testing.assert_array_equal(predict_tiled(net, image), predict_tiled(loaded, image))
-    assert read_model_metadata(path)["format_version"] == 1
+    assert read_model_metadata(path)["format_version"] == 2
 
 
 def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):

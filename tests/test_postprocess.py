@@ -103,3 +103,34 @@ def test_property_row_of_boxes_is_recovered(sizes, gap, three_d):
     assert np.array_equal(out > 0, instances > 0)
     result = match_instances(out, instances, iou_threshold=0.75)  # ties at corners may go either way
     assert result["tp"] == len(sizes) and result["fp"] == 0
+
+
+def test_touching_objects_are_split_by_the_centre_distance():
+    from napari_tiled_unet.postprocess import InstanceSettings, instances_from_distance
+    from napari_tiled_unet.training.targets import centre_distance
+
+    truth = np.zeros((30, 60), np.int32)
+    yy, xx = np.ogrid[:30, :60]
+    truth[(yy - 15) ** 2 + (xx - 18) ** 2 <= 121] = 1
+    truth[((yy - 15) ** 2 + (xx - 38) ** 2 <= 121) & (truth == 0)] = 2
+    probs = np.zeros((3, 30, 60), np.float32)
+    probs[0] = truth == 0
+    probs[1] = truth > 0  # one merged foreground blob, no boundary predicted
+    distance = centre_distance(truth)
+    labels = instances_from_distance(probs, distance, InstanceSettings(seed_threshold=0.5, min_size=4))
+    assert labels.max() == 2
+    assert len(np.unique(labels[truth == 1])) == 1 and len(np.unique(labels[truth == 2])) == 1
+    assert (labels > 0).sum() == (truth > 0).sum()
+    assert instances_from_distance(probs, distance * 0).max() == 0
+
+
+def test_instance_settings_round_trip_and_validation():
+    from napari_tiled_unet.postprocess import InstanceSettings
+
+    settings = InstanceSettings(seed_threshold=0.4, foreground_threshold=0.6, min_size=30)
+    assert InstanceSettings.from_dict(settings.to_dict()) == settings
+    assert InstanceSettings.defaults(3).min_size > InstanceSettings.defaults(2).min_size
+    with pytest.raises(ValueError, match="seed_threshold"):
+        InstanceSettings(seed_threshold=1.5)
+    with pytest.raises(ValueError, match="unknown post-processing keys"):
+        InstanceSettings.from_dict({"seed": 0.5})

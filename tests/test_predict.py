@@ -9,6 +9,7 @@ from unet_helpers import make_net, one_pass_reference
 
 from napari_tiled_unet import Cancelled, UNet, UNetConfig, predict_tiled
 from napari_tiled_unet.predict import plan_tiles, predict_with_layout
+from napari_tiled_unet.prediction_request import PredictionRequest
 from napari_tiled_unet.tiling import AxisLayout, TileLayout, tile_context
 
 TOL = dict(rtol=1e-4, atol=1e-4)
@@ -88,10 +89,11 @@ def test_misaligned_tiling_is_not_exact():
     out = cfg.output_size(tile)  # 52, not a multiple of 8
     assert out % cfg.alignment != 0
     bad_axis = AxisLayout(size=300, tile=tile, context=cfg.margin, crop=0, step=out)
-    bad = predict_with_layout(net, image[None], TileLayout((bad_axis, bad_axis)), batch_size=4)
+    bad = predict_with_layout(net, image[None], TileLayout((bad_axis, bad_axis)), PredictionRequest(batch_size=4))
     assert np.abs(bad - reference).max() > 0.1 * reference.std()
     good, batch = plan_tiles(net, image.shape, tile)
-    np.testing.assert_allclose(predict_with_layout(net, image[None], good, batch), reference, **TOL)
+    np.testing.assert_allclose(predict_with_layout(net, image[None], good, PredictionRequest(batch_size=batch)),
+                               reference, **TOL)
 
 
 @pytest.mark.parametrize("config", [
@@ -186,7 +188,7 @@ def test_automatic_tile_fits_small_and_large_images():
 
 def test_out_of_memory_halves_batch_then_tile_and_retries(monkeypatch):
     """The CUDA out-of-memory path, simulated: tiles above 100 px fail like a full GPU would."""
-    import napari_tiled_unet.predict as predict_module
+    import napari_tiled_unet.tile_engine as predict_module
 
     net = NET_2D["upconv"]
     image = np.random.default_rng(0).random((500, 500)).astype(np.float32)
@@ -206,7 +208,7 @@ def test_out_of_memory_halves_batch_then_tile_and_retries(monkeypatch):
 
 
 def test_out_of_memory_at_the_smallest_tile_is_reported(monkeypatch):
-    import napari_tiled_unet.predict as predict_module
+    import napari_tiled_unet.tile_engine as predict_module
 
     def always(net_, batch, device, amp):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")

@@ -1,6 +1,6 @@
 """Array adapters that let the tile reader work on big and lazy images without copying them.
 
-:func:`~napari_tiled_unet.predict.read_tile` reads ``image[(slice(None), *box)]`` from a channel-first
+:func:`~napari_tiled_unet.tile_input.read_tile` reads ``image[(slice(None), *box)]`` from a channel-first
 array. These adapters provide that indexing on top of other things: an image normalised on the fly with
 whole-image statistics (:class:`NormalizedView`), and a box cut out of a larger image that keeps the larger
 image's coordinates (:class:`OffsetArray`, used by the lazy and distributed paths).
@@ -13,24 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from napari_tiled_unet.normalization import PercentileNormalization, strided_subsample
-
-MAX_STAT_SAMPLES = 4_000_000
+from napari_tiled_unet.normalization import ImageNormalizer
 
 
 def is_dask(image: Any) -> bool:
     """True for a dask array (checked without importing dask)."""
     return type(image).__module__.startswith("dask.") and hasattr(image, "dask")
-
-
-def strided_sample(image: Any, max_samples: int = MAX_STAT_SAMPLES) -> np.ndarray:
-    """A deterministic strided subsample of a channel-first array's spatial axes, read into memory."""
-    return np.asarray(strided_subsample(image, max_samples))
-
-
-def whole_image_stats(image: Any, normalization: PercentileNormalization) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel percentiles of a channel-first array (lazy ones through a strided subsample)."""
-    return normalization.compute_stats(strided_sample(image), channel_axis=0)
 
 
 class NormalizedView:
@@ -40,18 +28,15 @@ class NormalizedView:
     ----------
     data : array-like
         Channel-first image (numpy, zarr, dask, or another view).
-    normalization : PercentileNormalization
-        The model's normalisation.
-    stats : tuple of numpy.ndarray
-        ``(low, high)`` per channel, from :func:`whole_image_stats` of the whole image.
+    normalizer : ImageNormalizer
+        The model's normalisation bound to the statistics of the whole image
+        (:meth:`~napari_tiled_unet.normalization.PercentileNormalization.for_image`).
 
     """
 
-    def __init__(self, data: Any, normalization: PercentileNormalization,
-                 stats: tuple[np.ndarray, np.ndarray]) -> None:
+    def __init__(self, data: Any, normalizer: ImageNormalizer) -> None:
         self.data = data
-        self.normalization = normalization
-        self.stats = stats
+        self.normalizer = normalizer
         self.shape = tuple(int(s) for s in data.shape)
         self.ndim = len(self.shape)
         self.dtype = np.dtype(np.float32)
@@ -60,7 +45,7 @@ class NormalizedView:
         if not isinstance(key, tuple) or not key or key[0] != slice(None):
             raise IndexError("NormalizedView reads all channels at once: index it as view[(slice(None), ...)]")
         region = np.asarray(self.data[key])
-        return self.normalization.apply(region, channel_axis=0, stats=self.stats)
+        return self.normalizer(region)
 
 
 class OffsetArray:

@@ -23,8 +23,8 @@ import numpy as np
 from napari_tiled_unet.array_views import NormalizedView, OffsetArray
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.normalization import PercentileNormalization
-from napari_tiled_unet.predict import check_eval_mode, plan_tiles, predict_with_retry
+from napari_tiled_unet.prediction_request import PredictionRequest
+from napari_tiled_unet.tile_engine import check_eval_mode, plan_tiles, predict_with_retry
 from napari_tiled_unet.tile_input import as_channel_first
 from napari_tiled_unet.tiling import TileLayout, blocks_of, reflect_indices
 
@@ -56,26 +56,21 @@ def _net_on(net: UNet, device: str | None) -> UNet:
 
 
 def _predict_block(net: UNet, box_data: np.ndarray, box_start: Sequence[int], full_shape: Sequence[int],
-                   origin: Sequence[int], layout: TileLayout, batch_size: int,
-                   normalization: dict | None, stats: tuple | None, device: str | None = None,
-                   amp: bool | None = False) -> np.ndarray:
+                   origin: Sequence[int], layout: TileLayout, request: PredictionRequest,
+                   device: str | None = None) -> np.ndarray:
     net = _net_on(net, device)
     image: Any = OffsetArray(np.asarray(box_data), box_start, full_shape)
-    if normalization is not None and stats is not None:
-        image = NormalizedView(image, PercentileNormalization.from_dict(normalization), stats)
-    return predict_with_retry(net, image, layout, batch_size, origin=origin, amp=amp)
+    if request.normalizer is not None:
+        image = NormalizedView(image, request.normalizer)
+    return predict_with_retry(net, image, layout, request, origin=origin)
 
 
 def predict_dask(
     net: UNet,
     image: Any,
-    tile_shape: int | Sequence[int] | None = None,
-    batch_size: int | None = None,
+    request: PredictionRequest | None = None,
     block_edge: int | None = None,
-    normalization: PercentileNormalization | None = None,
-    stats: tuple[np.ndarray, np.ndarray] | None = None,
     device: str | None = None,
-    amp: bool | None = False,
 ) -> Any:
     """Lazy float32 logits ``(n_classes, *spatial)`` of a dask array, equal to the in-memory prediction.
 
@@ -85,17 +80,15 @@ def predict_dask(
         The network in eval mode (on the device the workers should use).
     image : dask.array.Array
         ``(*spatial)`` or ``(in_channels, *spatial)``.
-    tile_shape, batch_size
-        As in :func:`~napari_tiled_unet.predict_tiled`.
+    request : PredictionRequest, optional
+        Tile shape, batch size, mixed precision and the normaliser (the model's rule bound to the statistics
+        of the whole image, computed once before the graph is built). Its progress and cancel callbacks are
+        not sent to the workers: use dask's own progress bars.
     block_edge : int, optional
         Approximate output block edge in pixels (default 2048 in 2D, 192 in 3D); rounded to whole steps.
-    normalization, stats : optional
-        Normalise every tile on the fly with these whole-image statistics.
     device : str, optional
         Where the workers run the net: None keeps the net's device; "auto" picks each worker's best device
         (its GPU on a GPU node), "cpu", "cuda"... The copy on the device is made once per worker process.
-    amp : bool or None
-        Mixed precision on CUDA workers (None: whenever the worker runs on CUDA).
 
     Returns
     -------
@@ -107,11 +100,12 @@ def predict_dask(
     import dask.array as da
 
     check_eval_mode(net)
+    request = (request or PredictionRequest(amp=False)).for_workers()
     image = as_channel_first(image, net.config.in_channels, net.config.dims)
     full_shape = tuple(int(s) for s in image.shape[1:])
-    global_layout, batch = plan_tiles(net, full_shape, tile_shape, batch_size)
+    global_layout, batch = plan_tiles(net, full_shape, request.tile_shape, request.batch_size)
+    request = request.replace(batch_size=batch)
     net_key = dask.delayed(net, name=f"napari-tiled-unet-model-{uuid.uuid4().hex}", traverse=False)
-    norm_spec = normalization.to_dict() if normalization is not None else None
     grid = blocks_of(global_layout, net.config.dims, block_edge)
     blocks = np.empty(grid.shape, dtype=object)
     for index in np.ndindex(*grid.shape):
@@ -120,7 +114,7 @@ def predict_dask(
         box = input_box(layout, origin, full_shape)
         source = image[(slice(None), *box)]
         task = dask.delayed(_predict_block, pure=True)(
-            net_key, source, [b.start for b in box], full_shape, origin, layout, batch, norm_spec, stats, device, amp
+            net_key, source, [b.start for b in box], full_shape, origin, layout, request, device
         )
         blocks[index] = da.from_delayed(task, shape=(net.config.n_classes, *sizes), dtype=np.float32)
     return da.block(blocks.tolist())

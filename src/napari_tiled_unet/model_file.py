@@ -4,7 +4,9 @@ The metadata sits under the safetensors header key ``napari_tiled_unet`` as one 
 
     {"format": "napari-tiled-unet-model", "format_version": 1, "package_version": "...",
      "config": {...UNetConfig...}, "normalization": {...} | null, "task": "semantic" | "instances" | null,
-     "class_names": [...], "label_values": [...], "sparse": false, "training": {...}}
+     "class_names": [...], "label_values": [...], "sparse": false, "training": {...},
+     "regression": ["centre distance"], "postprocess": {...InstanceSettings...}, "channels": {...},
+     "voxel_size": [...]}
 
 ``label_values[k]`` is the label value written for output class ``k`` (so a model trained on sparse
 scribbles writes 1 for background and 2.. for the classes, like its training labels).
@@ -31,9 +33,10 @@ from napari_tiled_unet.atomic import atomic_write_bytes
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.postprocess import InstanceSettings
 
 FORMAT_NAME = "napari-tiled-unet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_KEY = "napari_tiled_unet"
 MODEL_SUFFIX = ".safetensors"
 #: Name of the model file inside a bioimage.io package exported by napari-tiled-unet (next to its rdf.yaml).
@@ -48,6 +51,10 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "sparse": (bool,),
     "training": (dict,),
     "description": (str,),
+    "regression": (list,),
+    "postprocess": (dict,),
+    "channels": (dict,),
+    "voxel_size": (list,),
 }
 _TASKS = (None, "semantic", "instances")
 _MAX_HEADER = 100 * 1024**2
@@ -266,11 +273,18 @@ def _check_metadata(metadata: Mapping[str, Any], config: UNetConfig, source: str
                              f"{' or '.join(t.__name__ for t in _METADATA_TYPES[key])}")
     if metadata.get("task") not in _TASKS:
         raise ValueError(f"model task {metadata.get('task')!r} is unknown: use 'semantic' or 'instances'")
+    regression = metadata.get("regression") or []
+    if any(not isinstance(name, str) for name in regression) or len(regression) >= config.n_classes:
+        raise ValueError(f"model metadata regression={regression!r} must name fewer channels than the model's "
+                         f"{config.n_classes} outputs")
+    n_classes = config.n_classes - len(regression)
     for key in ("class_names", "label_values"):
         values = metadata.get(key)
-        if values is not None and values != [] and len(values) != config.n_classes:
+        if values is not None and values != [] and len(values) != n_classes:
             raise ValueError(f"model metadata {key} has {len(values)} entries but the model has "
-                             f"{config.n_classes} classes")
+                             f"{n_classes} classes")
+    if metadata.get("postprocess") is not None:
+        InstanceSettings.from_dict(metadata["postprocess"])
     values = metadata.get("label_values") or []
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
         raise ValueError(f"model metadata label_values={values!r} must be non-negative integers")

@@ -1,15 +1,28 @@
-"""Robust percentile normalisation with whole-image statistics.
+"""Robust percentile normalisation with whole-image statistics: one rule for every path.
 
-The statistics are computed once over the whole image (not per tile), so that tiles of a large image are
-normalised consistently and the result does not depend on the tiling. For speed on big images the
-percentiles are estimated on a deterministic strided subsample of at most ``max_samples`` pixels per channel.
+The rule, stored in every model file (``normalization: {"low", "high", "scope": "image"}``): per channel, the
+``low`` percentile of the *whole image as given* maps to 0 and the ``high`` percentile to 1 (no clipping).
+"Whole image" means every plane and time point of a stack together, never a tile, a block or a single plane,
+so that
+
+- training and prediction see the same numbers for the same plane (training computes the statistics on the
+  stack before cutting it into planes or patches);
+- the quick preview of one plane equals that plane of a full-stack prediction (the preview normalises with
+  the statistics of the whole layer);
+- lazy and distributed prediction equal in-memory prediction (the statistics are computed once, from the same
+  deterministic strided subsample, before any block runs);
+- an exported bioimage.io model declares the same thing: ``scale_range`` over the batch and spatial axes, i.e.
+  the planes of a stack given as one batch are normalised jointly.
+
+For speed on big images the percentiles are estimated on a deterministic strided subsample of at most
+``max_samples`` pixels per channel (:func:`strided_subsample`), identical wherever the same image is given.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +32,9 @@ MAX_SAMPLES = 4_000_000
 
 EPS = 1e-6
 """Smallest ``high - low`` range used as divisor (a constant image maps to 0 instead of blowing up)."""
+
+SCOPES = ("image",)
+"""Over what the statistics are taken: the whole image as given (all planes and time points), per channel."""
 
 
 def _check_number(name: str, value: Any) -> float:
@@ -37,11 +53,15 @@ class PercentileNormalization:
         Lower percentile, in [0, 100).
     high : float
         Upper percentile, in (low, 100].
+    scope : {"image"}
+        Statistics over the whole image as given (every plane and time point of a stack together), per
+        channel; see the module docstring.
 
     """
 
     low: float = 1.0
     high: float = 99.8
+    scope: str = "image"
 
     def __post_init__(self) -> None:
         low = _check_number("low", self.low)
@@ -50,11 +70,13 @@ class PercentileNormalization:
             raise ValueError(
                 f"PercentileNormalization low={low!r}, high={high!r} is invalid: use 0 <= low < high <= 100"
             )
+        if self.scope not in SCOPES:
+            raise ValueError(f"PercentileNormalization scope={self.scope!r} is unknown: use {SCOPES[0]!r}")
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         """Return the parameters as a JSON-serialisable dictionary."""
-        return {key: float(value) for key, value in asdict(self).items()}
+        return {"low": float(self.low), "high": float(self.high), "scope": self.scope}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PercentileNormalization:
@@ -68,12 +90,33 @@ class PercentileNormalization:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"normalization settings {data!r} are invalid: use a dict with 'low' and 'high'")
-        unknown = sorted(set(data) - {"low", "high"})
+        unknown = sorted(set(data) - {"low", "high", "scope"})
         if unknown:
-            raise ValueError(f"unknown normalization keys {unknown}: use only 'low' and 'high'")
+            raise ValueError(f"unknown normalization keys {unknown}: use only 'low', 'high' and 'scope'")
         return cls(**dict(data))
 
     # ------------------------------------------------------------------ statistics
+    def for_image(self, image: Any, channel_axis: int | None = 0, max_samples: int = MAX_SAMPLES) -> ImageNormalizer:
+        """The rule bound to the statistics of a whole image: what every path applies to that image.
+
+        Parameters
+        ----------
+        image : array-like
+            The whole image as given (numpy, dask or zarr; lazy arrays are read through a strided subsample only).
+        channel_axis : int or None
+            Axis holding the channels (default 0, channel-first), or None for a single-channel image.
+        max_samples : int
+            At most about this many pixels per channel are read (deterministic stride).
+
+        """
+        if channel_axis is None:
+            image = image[None]
+        elif _normalize_axis(channel_axis, len(image.shape)) != 0:
+            image = np.moveaxis(np.asarray(image), channel_axis, 0)
+        sample = np.asarray(strided_subsample(image, max_samples))
+        low, high = self.compute_stats(sample, channel_axis=0, max_samples=max_samples)
+        return ImageNormalizer(tuple(float(v) for v in low), tuple(float(v) for v in high))
+
     def compute_stats(
         self, image: np.ndarray, channel_axis: int | None = None, max_samples: int = MAX_SAMPLES
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -139,16 +182,53 @@ class PercentileNormalization:
         if stats is None:
             low, high = self.compute_stats(image, channel_axis)
         else:
-            _check_finite(channels_first)
             low, high = _check_stats(stats, channels_first.shape[0])
+        out = ImageNormalizer(tuple(map(float, low)), tuple(map(float, high)))(channels_first)
+        if channel_axis is None:
+            return out[0]
+        return np.moveaxis(out, 0, _normalize_axis(channel_axis, image.ndim))
+
+
+@dataclass(frozen=True)
+class ImageNormalizer:
+    """The percentile rule bound to one image's statistics (``low``/``high`` value per channel).
+
+    Small, hashable and picklable, so that it travels with lazy and distributed prediction tasks.
+    """
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.low) != len(self.high) or not self.low:
+            raise ValueError(f"ImageNormalizer needs a low and a high value per channel, got {self.low}, {self.high}")
+        if not all(math.isfinite(v) for v in (*self.low, *self.high)):
+            raise ValueError("ImageNormalizer statistics contain NaN or infinite values: recompute them")
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels the statistics describe."""
+        return len(self.low)
+
+    @property
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)`` as float64 arrays, the form :meth:`PercentileNormalization.apply` takes."""
+        return np.asarray(self.low, dtype=np.float64), np.asarray(self.high, dtype=np.float64)
+
+    def __call__(self, region: Any) -> np.ndarray:
+        """Normalise a channel-first region (any part of the image) to float32."""
+        channels_first = _channels_first(region, 0)
+        _check_finite(channels_first)
+        if channels_first.shape[0] != self.n_channels:
+            raise ValueError(f"region has {channels_first.shape[0]} channel(s) but the statistics describe "
+                             f"{self.n_channels}: normalise with the statistics of the same image")
+        low, high = self.stats
         scale = 1.0 / np.maximum(high - low, EPS)
         shape = (-1,) + (1,) * (channels_first.ndim - 1)
         out = channels_first.astype(np.float32)
         out -= low.reshape(shape).astype(np.float32)
         out *= scale.reshape(shape).astype(np.float32)
-        if channel_axis is None:
-            return out[0]
-        return np.moveaxis(out, 0, _normalize_axis(channel_axis, image.ndim))
+        return out
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,12 +1,20 @@
 """Label images from network outputs: class argmax, and instances by seeded watershed.
 
-For the instance task the network predicts softmax probabilities of (background, interior, boundary). Seeds
-are the connected interior regions, the foreground is where the background is unlikely, and a watershed on
-``1 - p(interior)`` grows every seed over the foreground up to the predicted boundaries, so that touching
-objects stay apart.
+For the instance task the network predicts softmax probabilities of (background, interior, boundary) and,
+since version 0.2, a centre distance (1 at every object's centre, falling to 0 at its border, touching objects
+meeting in a valley). Seeds are the connected regions where the centre distance is above ``seed_threshold``
+(models without the distance channel: where p(interior) is), the foreground is where p(background) is below
+``1 - foreground_threshold``, and a watershed grows every seed over the foreground, so that touching objects
+stay apart. The thresholds and the minimum object size are chosen on the validation region after training
+(:mod:`napari_tiled_unet.training.threshold_tuning`) and stored in the model (:class:`InstanceSettings`).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -26,6 +34,91 @@ def _check_probabilities(probs: np.ndarray, n_classes: int | None) -> np.ndarray
     if not np.issubdtype(probs.dtype, np.floating) or not np.isfinite(probs).all():
         raise ValueError("probabilities must be finite floats: pass the softmax output of the network")
     return probs
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """The post-processing that turns an instance model's outputs into objects.
+
+    Parameters
+    ----------
+    seed_threshold : float
+        Seeds: connected regions where the centre distance (or p(interior)) is above this.
+    foreground_threshold : float
+        Objects grow over pixels where ``1 - p(background)`` is above this.
+    min_size : int
+        Objects with fewer pixels (voxels in 3D) are removed.
+
+    """
+
+    seed_threshold: float = 0.5
+    foreground_threshold: float = 0.5
+    min_size: int = 16
+
+    def __post_init__(self) -> None:
+        _check_fraction("seed_threshold", self.seed_threshold)
+        _check_fraction("foreground_threshold", self.foreground_threshold)
+        check_int("min_size", self.min_size, 0, 2**31 - 1)
+
+    @classmethod
+    def defaults(cls, dims: int) -> InstanceSettings:
+        """Defaults before tuning: 16 pixels in 2D, 64 voxels in 3D."""
+        return cls(min_size=16 if dims == 2 else 64)
+
+    def to_dict(self) -> dict[str, float | int]:
+        """JSON-serialisable dictionary."""
+        return {"seed_threshold": float(self.seed_threshold), "foreground_threshold": float(self.foreground_threshold),
+                "min_size": int(self.min_size)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InstanceSettings:
+        """Build from :meth:`to_dict`'s output, rejecting unknown keys."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"post-processing settings {data!r} are invalid: use a dict")
+        unknown = sorted(set(data) - {"seed_threshold", "foreground_threshold", "min_size"})
+        if unknown:
+            raise ValueError(f"unknown post-processing keys {unknown}: use seed_threshold, foreground_threshold, "
+                             "min_size")
+        return cls(**dict(data))
+
+    def replace(self, **changes: Any) -> InstanceSettings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def instances_from_distance(probs: np.ndarray, distance: np.ndarray,
+                            settings: InstanceSettings | None = None) -> np.ndarray:
+    """Instance labels from (background, interior, boundary) probabilities and the centre distance.
+
+    Parameters
+    ----------
+    probs : np.ndarray
+        ``(3, *spatial)`` softmax probabilities, spatial 2D or 3D.
+    distance : np.ndarray
+        ``(*spatial)`` centre distance in [0, 1] (the sigmoid of the model's distance channel).
+    settings : InstanceSettings, optional
+        Thresholds and minimum size; the 2D/3D defaults when None.
+
+    Returns
+    -------
+    np.ndarray
+        uint32 labels of shape ``spatial``: 0 background, objects numbered 1..n.
+
+    """
+    probs = _check_probabilities(probs, 3)
+    distance = np.asarray(distance, dtype=np.float32)
+    if distance.shape != probs.shape[1:]:
+        raise ValueError(f"distance of shape {distance.shape} does not match probabilities {probs.shape[1:]}")
+    settings = settings or InstanceSettings.defaults(distance.ndim)
+    foreground = (1.0 - probs[0]) > settings.foreground_threshold
+    structure = ndi.generate_binary_structure(distance.ndim, 1)
+    seeds, _ = ndi.label((distance > settings.seed_threshold) & foreground, structure=structure)
+    if not seeds.any():
+        return np.zeros(foreground.shape, dtype=np.uint32)
+    labels = watershed(-distance, markers=seeds, mask=foreground, connectivity=1)
+    labels = _remove_small(labels, int(settings.min_size))
+    relabelled, _, _ = relabel_sequential(labels)
+    return relabelled.astype(np.uint32, copy=False)
 
 
 def _check_count(name: str, value: int) -> None:

@@ -7,7 +7,9 @@ import pytest
 import tifffile
 
 from napari_tiled_unet._napari.model_registry import ModelRegistry, describe_model
-from napari_tiled_unet._napari.writer import write_labels
+from napari_tiled_unet._napari.writer import layer_calibration, write_labels
+from napari_tiled_unet.calibration import Calibration
+from napari_tiled_unet.image_io import read_image_and_calibration
 
 
 def test_write_labels_is_a_compressed_imagej_tiff_with_the_pixel_size(tmp_path):
@@ -16,7 +18,7 @@ def test_write_labels_is_a_compressed_imagej_tiff_with_the_pixel_size(tmp_path):
     (written,) = write_labels(str(tmp_path / "labels.tif"), labels, {"scale": (2.0, 0.25, 0.5), "name": "x"})
     with tifffile.TiffFile(written) as tif:
         assert tif.is_imagej
-        assert tif.imagej_metadata["unit"] == "um"
+        assert tif.imagej_metadata["unit"] == "um" and tif.imagej_metadata["spacing"] == 2.0
         page = tif.pages[0]
         assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE
         x_res, y_res = page.tags["XResolution"].value, page.tags["YResolution"].value
@@ -24,6 +26,36 @@ def test_write_labels_is_a_compressed_imagej_tiff_with_the_pixel_size(tmp_path):
         data = tif.asarray()
     assert data.dtype == np.uint16  # compacted so ImageJ reads it
     np.testing.assert_array_equal(data, labels)
+
+
+@pytest.mark.parametrize("units", [None, ("pixel",) * 3, ("micrometer",) * 3])
+def test_write_labels_keeps_every_spatial_scale(tmp_path, units):
+    """The issue: the labels writer stored only the Y/X scale; Z goes into the ImageJ spacing."""
+    labels = np.zeros((3, 20, 30), dtype=np.uint8)
+    labels[1, 5:10, 5:10] = 2
+    meta = {"scale": (2.0, 0.5, 0.5)} if units is None else {"scale": (2.0, 0.5, 0.5), "units": units}
+    (written,) = write_labels(str(tmp_path / "labels.tif"), labels, meta)
+    image, calibration = read_image_and_calibration(written)
+    assert calibration == Calibration("ZYX", {"Z": 2.0, "Y": 0.5, "X": 0.5}, "um")
+    with tifffile.TiffFile(written) as tif:
+        assert tif.imagej_metadata["spacing"] == 2.0 and tif.imagej_metadata["unit"] == "um"
+    np.testing.assert_array_equal(image, labels)
+
+
+def test_write_labels_uses_the_layer_units_and_axis_labels(tmp_path):
+    pint = pytest.importorskip("pint")
+    registry = pint.get_application_registry()
+    meta = {"scale": (30.0, 1.5, 250.0, 250.0), "axis_labels": ("t", "z", "y", "x"),
+            "units": (registry.second, registry.micrometer, registry.nanometer, registry.nanometer)}
+    (written,) = write_labels(str(tmp_path / "labels.tif"), np.zeros((2, 3, 8, 9), np.uint16), meta)
+    _, calibration = read_image_and_calibration(written)
+    assert calibration.axes == "TZYX" and calibration.unit == "nm" and calibration.time_unit == "s"
+    assert calibration.sizes == {"T": 30.0, "Z": pytest.approx(1500.0), "Y": 250.0, "X": 250.0}
+
+
+def test_layer_calibration_without_scale_is_uncalibrated():
+    calibration = layer_calibration(3, {"scale": (1.0, 1.0, 1.0), "units": ("pixel",) * 3})
+    assert calibration == Calibration.uncalibrated("ZYX")
 
 
 def test_write_labels_refuses_other_suffixes(tmp_path):
@@ -75,3 +107,14 @@ def test_napari_saves_labels_through_the_plugin_writer(make_napari_viewer, tmp_p
     with tifffile.TiffFile(written) as tif:
         assert tif.is_imagej and tif.pages[0].tags["XResolution"].value == (4, 1)
         np.testing.assert_array_equal(tif.asarray(), layer.data)
+
+
+def test_napari_saves_a_calibrated_stack_with_its_units(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(np.arange(60, dtype=np.int32).reshape(3, 4, 5), scale=(2.0, 0.5, 0.5),
+                              units=("nm", "nm", "nm"))
+    viewer.layers.selection = {layer}
+    (written,) = viewer.layers.save(str(tmp_path / "stack.tif"), selected=True, plugin="napari-tiled-unet")
+    image, calibration = read_image_and_calibration(written)
+    assert calibration == Calibration("ZYX", {"Z": 2.0, "Y": 0.5, "X": 0.5}, "nm")
+    np.testing.assert_array_equal(image, layer.data)

@@ -68,7 +68,7 @@ def test_geometry_and_preprocessing_describe_the_valid_network(package, trained)
     assert probs["axes"][1]["channel_names"] == trained.metadata["class_names"]
     norm = trained.metadata["normalization"]
     scale = [p for p in raw["preprocessing"] if p["id"] == "scale_range"]
-    assert scale == [{"id": "scale_range", "kwargs": {"axes": ["y", "x"], "min_percentile": norm["low"],
+    assert scale == [{"id": "scale_range", "kwargs": {"axes": ["batch", "y", "x"], "min_percentile": norm["low"],
                                                        "max_percentile": norm["high"], "eps": 1e-6}}]
     assert raw["data"]["type"] == "float32" and probs["data"]["range"] == [0.0, 1.0]
 

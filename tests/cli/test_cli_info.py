@@ -138,7 +138,7 @@ def test_info_json(model, capsys):
     assert geometry["output_sizes"] == [cfg.output_size(s) for s in sizes]
     assert all(o == s - 2 * cfg.margin for s, o in zip(sizes, geometry["output_sizes"], strict=True))
     assert info["metadata"]["label_values"] == [1, 2, 3]
-    assert info["metadata"]["normalization"] == {"low": 2.0, "high": 99.0}
+    assert info["metadata"]["normalization"] == {"low": 2.0, "high": 99.0, "scope": "image"}
     assert info["parameters"] > 0
 
 

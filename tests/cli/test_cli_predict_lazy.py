@@ -43,8 +43,10 @@ def test_zarr_output(model_and_image, capsys):
     code, err = run(capsys, "predict", model, folder / "tiled.tif", "--out", folder / "result.zarr", "--quiet",
                     "--output", "probabilities")
     assert code == 0, err
-    store = zarr.open(str(folder / "result.zarr"), mode="r")
-    assert store.shape == (3, 1300, 1100) and store.dtype == np.float32 and store.attrs["axes"] == "CYX"
+    group = zarr.open_group(str(folder / "result.zarr"), mode="r")
+    store = group["0"]  # an OME-Zarr image: the array is its first (only) resolution level
+    assert store.shape == (3, 1300, 1100) and store.dtype == np.float32 and group.attrs["axes"] == "CYX"
+    assert [a["type"] for a in group.attrs["multiscales"][0]["axes"]] == ["channel", "space", "space"]
     np.testing.assert_allclose(np.asarray(store[:]).sum(axis=0), 1.0, rtol=1e-5)
     code, err = run(capsys, "predict", model, folder / "tiled.tif", "--out", folder / "result.zarr", "--quiet")
     assert code == 2 and "exists" in err

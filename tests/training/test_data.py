@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from napari_tiled_unet import UNetConfig
+from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.training.augment import AugmentationConfig
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import (
@@ -14,6 +15,7 @@ from napari_tiled_unet.training.data import (
 from napari_tiled_unet.training.labels import IGNORE
 
 NO_AUG = AugmentationConfig(flips=False, elastic=False, intensity=False)
+NORM = PercentileNormalization()
 
 
 def blobs(shape=(96, 80), seed=0):
@@ -47,14 +49,14 @@ def test_prepared_data_hides_validation_labels_from_training():
 
 def test_channels_first_or_last_and_shape_mismatch():
     _, labels = blobs((40, 30))
-    assert pairs_for_model(np.zeros((2, 40, 30)), labels, 2, "semantic", False)[0][0].shape == (2, 40, 30)
-    assert pairs_for_model(np.zeros((40, 30, 3)), labels, 2, "semantic", False)[0][0].shape == (3, 40, 30)
+    assert pairs_for_model(np.zeros((2, 40, 30)), labels, 2, NORM)[0][0].shape == (2, 40, 30)
+    assert pairs_for_model(np.zeros((40, 30, 3)), labels, 2, NORM)[0][0].shape == (3, 40, 30)
     with pytest.raises(ValueError, match="must cover the same pixels"):
-        pairs_for_model(np.zeros((41, 30)), labels, 2, "semantic", False)
+        pairs_for_model(np.zeros((41, 30)), labels, 2, NORM)
     with pytest.raises(ValueError, match="NaN"):
-        pairs_for_model(np.full((40, 30), np.nan), labels, 2, "semantic", False)
+        pairs_for_model(np.full((40, 30), np.nan), labels, 2, NORM)
     with pytest.raises(ValueError, match="2 images but 1"):
-        pairs_for_model([labels, labels], [labels], 2, "semantic", False)
+        pairs_for_model([labels, labels], [labels], 2, NORM)
 
 
 def test_2d_model_on_stacks_uses_annotated_planes():
@@ -62,7 +64,7 @@ def test_2d_model_on_stacks_uses_annotated_planes():
     labels = np.zeros((5, 20, 20), int)
     labels[1, 2:5, 2:5] = 1
     labels[3, 5:9, 5:9] = 2
-    pairs = pairs_for_model(stack, labels, 2, "semantic", True)
+    pairs = pairs_for_model(stack, labels, 2, NORM)
     assert len(pairs) == 2 and pairs[0][0].shape == (1, 20, 20)
 
 
@@ -86,7 +88,7 @@ def test_patches_follow_valid_geometry_and_mirror_like_prediction():
     assert unet.is_valid_shape(patch)
     sampler = PatchSampler(data, unet, patch, NO_AUG, np.random.default_rng(0), annotated_share=0.5)
     x, t, w = sampler.batch(3)
-    assert x.shape == (3, 1, *patch) and t.shape == (3, *unet.output_shape(patch)) and w.shape == t.shape
+    assert x.shape == (3, 1, *patch) and t.shape == (3, *unet.output_shape(patch)) and w.shape == (3, 1, *t.shape[1:])
     # without augmentation, the target is the class map at the output window, mirrored outside the image
     item = data.images[0]
     rng = np.random.default_rng(5)
@@ -109,3 +111,18 @@ def test_sparse_sampling_centres_on_annotations():
     sampler = PatchSampler(data, unet, (60, 60), NO_AUG, np.random.default_rng(0), annotated_share=0.9)
     annotated = [np.any(sampler.sample()[1] != IGNORE) for _ in range(300)]
     assert np.mean(annotated) > 0.8
+
+
+def test_a_stack_is_normalised_with_the_statistics_of_the_whole_stack():
+    """One rule for every path: a plane of a stack is normalised with the statistics of the whole stack."""
+    rng = np.random.default_rng(3)
+    stack = rng.gamma(2.0, 50.0, size=(4, 32, 32)).astype(np.float32)
+    stack[0] *= 0.05  # an almost empty plane must not be stretched to the full range
+    labels = np.zeros((4, 32, 32), int)
+    labels[0, 4:9, 4:9] = 2
+    labels[2, 10:20, 10:20] = 1
+    pairs = pairs_for_model(stack, labels, 2, NORM)
+    whole = NORM.for_image(stack[None])
+    np.testing.assert_array_equal(pairs[0][0], whole(stack[None, 0]))
+    np.testing.assert_array_equal(pairs[1][0], whole(stack[None, 2]))
+    assert pairs[0][0].max() < 0.2  # the dim plane stays dim

@@ -46,7 +46,8 @@ def test_instance_encoding_has_three_classes():
         (np.array([[0, 1], [1, 1]]), "semantic", True, "paint objects with 2"),
         (np.array([[0, 2], [2, 2]]), "semantic", True, "paint background with 1"),
         (np.array([[0, 2], [3, 2]]), "semantic", True, "no background"),
-        (np.zeros((4, 4), int), "instances", False, "all zero"),
+        (np.zeros((4, 4), int), "instances", False, "no object"),
+        (np.ones((4, 4), int), "instances", True, "no object"),
         (np.arange(300).reshape(15, 20), "semantic", False, "instance ids"),
     ],
 )

@@ -140,3 +140,21 @@ def test_weight_map_is_fast_for_512_with_150_objects():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_centre_distance_is_one_at_every_centre_and_dips_where_objects_touch():
+    from napari_tiled_unet.training.targets import centre_distance
+
+    labels = np.zeros((20, 40), np.int32)
+    labels[2:18, 2:20] = 1
+    labels[2:18, 20:38] = 2
+    distance = centre_distance(labels)
+    assert distance.dtype == np.float32 and distance[labels == 0].max() == 0
+    for k in (1, 2):
+        assert distance[labels == k].max() == pytest.approx(1.0)
+    row = distance[10]
+    assert row[19] < 0.2 and row[20] < 0.2, "touching objects meet in a valley"
+    assert row[10] > 0.8 and row[29] > 0.8
+    big = np.zeros((60, 60), np.int32)
+    big[5:55, 5:55] = 1
+    assert centre_distance(big).max() == pytest.approx(1.0), "normalised per object, whatever its size"

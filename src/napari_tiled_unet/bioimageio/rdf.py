@@ -90,6 +90,17 @@ def _file(name: str, sha256: Mapping[str, str]) -> dict[str, str]:
     return {"source": name, "sha256": sha256[name]}
 
 
+def normalized_axes(norm: PercentileNormalization, dims: int) -> list[str]:
+    """The axes ``scale_range`` reduces over to state our rule: the whole image, i.e. a stack given as one batch.
+
+    Our statistics cover every plane of the image as given (:mod:`napari_tiled_unet.normalization`); a
+    bioimage.io runner that gets a stack as a batch computes the same percentiles when 'batch' is reduced too.
+    """
+    if norm.scope != "image":
+        raise ValueError(f"normalization scope {norm.scope!r} cannot be exported: export a model normalised per image")
+    return ["batch", *spatial_ids(dims)]
+
+
 def _input(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> dict[str, Any]:
     cfg = net.config
     norm = PercentileNormalization.from_dict(net.metadata["normalization"])
@@ -108,8 +119,9 @@ def _input(net: UNet, geometry: ExportGeometry, sha256: Mapping[str, str]) -> di
         "data": {"type": "float32"},
         "preprocessing": [
             {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
-            {"id": "scale_range", "kwargs": {"axes": spatial_ids(cfg.dims), "min_percentile": float(norm.low),
-                                             "max_percentile": float(norm.high), "eps": EPS}},
+            {"id": "scale_range", "kwargs": {"axes": normalized_axes(norm, cfg.dims),
+                                             "min_percentile": float(norm.low), "max_percentile": float(norm.high),
+                                             "eps": EPS}},
             {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
         ],
     }

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from napari_tiled_unet.bioimageio.export import DEFAULT_LICENSE, export_bioimageio
+from napari_tiled_unet.builtin_models import resolve_model
+from napari_tiled_unet.cli.output_guard import refuse_inputs_as_outputs
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -19,7 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "engine, a cover image and documentation. Check it with 'bioimageio test model.zip' (pip install "
         "'napari-tiled-unet[bioimageio]'); napari-tiled-unet opens the package again like a model file.",
     )
-    parser.add_argument("model", help="trained model file (.safetensors, or a package exported before)")
+    parser.add_argument("model", help="trained model file (.safetensors, a package exported before, or builtin:NAME)")
     parser.add_argument("--format", default="bioimageio", choices=["bioimageio"], help="package format")
     parser.add_argument("--out", required=True, help="output .zip")
     parser.add_argument("--name", default=None, help="model name (5-128 letters, digits, spaces, _-+())")
@@ -39,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     if authors is not None and not authors:
         raise ValueError("--authors is empty: give names separated by ';', e.g. 'Jane Doe; John Roe'")
     tags = [t.strip() for t in args.tags.split(",") if t.strip()]
-    out = export_bioimageio(Path(args.model), Path(args.out), name=args.name, description=args.description,
+    model = resolve_model(args.model)
+    refuse_inputs_as_outputs([(args.out, f"--out {args.out}")], [(model, "model")])
+    out = export_bioimageio(model, Path(args.out), name=args.name, description=args.description,
                             authors=authors, license=args.license, tags=tags)
     size = out.stat().st_size / 1024**2
     print(f"wrote {out} (bioimage.io model package, {size:.1f} MiB)", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 
@@ -19,7 +20,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def describe(path: str) -> dict:
     """Everything ``info`` prints, as a dictionary."""
-    net = load_model(path)
+    net = load_model(resolve_model(path))
     cfg = net.config
     valid = [cfg.min_input_size + k * cfg.alignment for k in range(6)]
     tile = min_useful_tile(cfg)

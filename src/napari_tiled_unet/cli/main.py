@@ -1,4 +1,4 @@
-"""The ``napari-tiled-unet`` command: ``train``, ``predict``, ``info`` and ``export``.
+"""The ``napari-tiled-unet`` command: ``train``, ``predict``, ``info``, ``export`` and ``models``.
 
 Bad input ends with exit code 2 and one line on stderr that names the problem and the fix, no traceback.
 """
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from napari_tiled_unet._version import __version__
-from napari_tiled_unet.cli import export_cmd, info_cmd, predict_cmd, train_cmd
+from napari_tiled_unet.cli import export_cmd, info_cmd, models_cmd, predict_cmd, train_cmd
 from napari_tiled_unet.errors import Cancelled
 
 PROG = "napari-tiled-unet"
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train_cmd, predict_cmd, info_cmd, export_cmd):
+    for module in (train_cmd, predict_cmd, info_cmd, export_cmd, models_cmd):
         module.add_parser(commands)
     return parser
 

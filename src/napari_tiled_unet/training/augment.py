@@ -1,7 +1,8 @@
 """Data augmentation of training patches: dihedral flips, elastic deformation and intensity changes.
 
 Patch conventions: the image is ``(C, *spatial)`` float32, the labels ``(*spatial)`` integer and the optional
-weights ``(*spatial)`` float32, with 2D ``(Y, X)`` or 3D ``(Z, Y, X)`` spatial axes. Labels with value 0
+weights ``(*spatial)`` or ``(K, *spatial)`` float32 (K per-pixel maps, e.g. loss weights and regression
+targets, all resampled like the labels), with 2D ``(Y, X)`` or 3D ``(Z, Y, X)`` spatial axes. Labels with value 0
 mean "not annotated" for sparse annotations; every geometric transform maps labels by nearest neighbour (or
 an exact permutation), so the label values after augmentation are a subset of those before and 0 stays 0.
 
@@ -147,10 +148,13 @@ def _check_patch(image: np.ndarray, labels: np.ndarray | None, weights: np.ndarr
         shape = getattr(image, "shape", None)
         raise ValueError(f"image patch of shape {shape} is invalid: use (C, Y, X) or (C, Z, Y, X)")
     for name, array in (("labels", labels), ("weights", weights)):
-        if array is not None and (not isinstance(array, np.ndarray) or array.shape != image.shape[1:]):
-            shape = getattr(array, "shape", None)
+        shape = getattr(array, "shape", None)
+        fits = shape is not None and (shape == image.shape[1:] or (name == "weights" and shape[1:] == image.shape[1:]
+                                                                   and len(shape) == image.ndim))
+        if array is not None and (not isinstance(array, np.ndarray) or not fits):
             raise ValueError(
                 f"{name} patch of shape {shape} is invalid: use the image's spatial shape {image.shape[1:]}"
+                + (" (or K maps of it)" if name == "weights" else "")
             )
 
 
@@ -267,8 +271,12 @@ def _nearest_flat_index(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarra
     return flat
 
 
-def _take(array: np.ndarray | None, flat_index: np.ndarray) -> np.ndarray | None:
-    return None if array is None else np.take(array.reshape(-1), flat_index)
+def _take(array: np.ndarray | None, flat_index: np.ndarray, spatial_ndim: int) -> np.ndarray | None:
+    if array is None:
+        return None
+    if array.ndim == spatial_ndim:
+        return np.take(array.reshape(-1), flat_index)
+    return np.stack([np.take(a.reshape(-1), flat_index) for a in array])
 
 
 def _check_elastic_parameters(sigma: float, grid: int, order: int) -> None:
@@ -332,7 +340,7 @@ def elastic_deform(
     if labels is None and weights is None:
         return out_image, None, None
     flat_index = _nearest_flat_index(coords, spatial)
-    return out_image, _take(labels, flat_index), _take(weights, flat_index)
+    return out_image, _take(labels, flat_index, len(spatial)), _take(weights, flat_index, len(spatial))
 
 
 # ---------------------------------------------------------------------- intensity
@@ -430,7 +438,7 @@ def augment(
         image = np.array(image, dtype=np.float32, order="C")
         if region is not None:
             labels = None if labels is None else labels[region]
-            weights = None if weights is None else weights[region]
+            weights = None if weights is None else weights[(Ellipsis, *region)]
     if config.intensity:
         random_intensity(image, rng, config)
     return image, _new_contiguous(labels, original_labels), _new_contiguous(weights, original_weights)

@@ -12,11 +12,14 @@ from napari_tiled_unet.checks import check_int as _check_int
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.devices import DEVICE_CHOICES
 from napari_tiled_unet.training.augment import AugmentationConfig
+from napari_tiled_unet.training.selection import SELECTIONS
+from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
 
 Task = Literal["semantic", "instances"]
 TASKS = ("semantic", "instances")
 LOSSES = ("ce", "ce+dice")
 SCHEDULES = ("cosine", "constant")
+INSTANCE_HEADS = ("distance", "classes")
 
 
 def _default_unet() -> UNetConfig:
@@ -38,7 +41,12 @@ class TrainingConfig:
         "semantic": labels are classes. "instances": labels are object ids (touching objects have different
         ids); the net learns background / interior / boundary and prediction separates touching objects.
     sparse : bool
-        Semantic labels are sparse scribbles: 0 = not annotated (ignored), 1 = background, 2.. = classes.
+        Sparse annotation: 0 = not annotated (ignored by the loss), 1 = background. Semantic task: scribbles,
+        2.. = classes. Instances task: 2.. = objects, each painted completely with its own id.
+    sparse_background : {"auto", "painted", "inferred"}
+        Sparse instances only: "painted" reads 1 as painted background; "inferred" reads every non-zero value
+        as an object and infers the background (no background was painted; see
+        :mod:`~napari_tiled_unet.training.sparse_instances`); "auto" decides from the labels.
     unet : UNetConfig
         The architecture; ``in_channels`` and ``n_classes`` are set from the data.
     patch_size : int
@@ -57,12 +65,20 @@ class TrainingConfig:
         Seconds of training (validation included). None: until ``epochs``. At least one must be set.
     steps_per_epoch : int
         Steps between two validations.
+    weight_average : bool
+        Validate and return an exponential moving average of the weights (steadier than the last step's).
+    selection : {"smoothed", "best", "final"}
+        Which epoch's model is returned: the best by the validation score averaged over the last 3 epochs, the
+        best by the epoch's own score, or the last one (see :mod:`~napari_tiled_unet.training.selection`).
     val_fraction : float
         Share of every image (of its annotated pixels, for scribbles) held back for validation; 0 disables it.
     augmentation : AugmentationConfig
         Flips/rotations, elastic deformation, intensity changes.
     loss : {"ce", "ce+dice"}
         Pixel-weighted cross-entropy, optionally plus soft Dice on the non-background classes.
+    instance_head : {"distance", "classes"}
+        Instances: "distance" predicts background / interior / boundary and the centre distance of every
+        object (seeds from the distance split touching objects best); "classes" only the three classes.
     boundary_width : int
         Instances: thickness in pixels of the boundary class drawn inside every object where it meets the
         background or another object; 2 keeps the interiors of touching objects well apart.
@@ -76,6 +92,12 @@ class TrainingConfig:
         "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     mixed_precision : bool
         Use automatic mixed precision on CUDA (never on CPU, where bf16 is slower without hardware support).
+    channel_names : tuple of str
+        Names of the input channels in order (e.g. the napari layers picked as channels, or "channel 0" for
+        axis 0 of one layer); stored in the model so that the widgets propose the same channels again.
+    voxel_size : tuple of float or None
+        Pixel (2D: Y, X) or voxel (3D: Z, Y, X) size of the training images in micrometres, when known;
+        stored in the model.
     class_names : tuple of (int, str)
         Names of label values, e.g. ``((2, "nucleus"),)``; stored in the model and shown wherever its classes
         are described. Unnamed values are called "background" (the background value), "objects" (the only
@@ -85,6 +107,7 @@ class TrainingConfig:
 
     task: Task = "semantic"
     sparse: bool = False
+    sparse_background: str = "auto"
     unet: UNetConfig = field(default_factory=_default_unet)
     patch_size: int = 220
     batch_size: int = 4
@@ -95,21 +118,29 @@ class TrainingConfig:
     time_limit: float | None = 120.0
     steps_per_epoch: int = 20
     val_fraction: float = 0.15
+    weight_average: bool = True
+    selection: str = "smoothed"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     loss: str = "ce+dice"
+    instance_head: str = "distance"
     boundary_width: int = 2
     border_weight: float = 10.0
     border_sigma: float = 5.0
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
+    channel_names: tuple[str, ...] = ()
+    voxel_size: tuple[float, ...] | None = None
     class_names: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is unknown: use 'semantic' or 'instances'")
-        if self.task == "instances" and self.sparse:
-            raise ValueError("sparse=True is for the semantic task: instance masks must be dense")
+        if self.sparse_background not in BACKGROUND_MODES:
+            raise ValueError(f"sparse_background={self.sparse_background!r} is unknown: use one of "
+                             f"{', '.join(BACKGROUND_MODES)}")
+        if self.instance_head not in INSTANCE_HEADS:
+            raise ValueError(f"instance_head={self.instance_head!r} is unknown: use one of {', '.join(INSTANCE_HEADS)}")
         if not isinstance(self.unet, UNetConfig):
             raise ValueError(f"unet must be a UNetConfig, got {type(self.unet).__name__}")
         _check_int("patch_size", self.patch_size, 4, 4096)
@@ -128,11 +159,17 @@ class TrainingConfig:
         _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
         _check_float("border_weight", self.border_weight, 0.0, 100.0)
         _check_float("border_sigma", self.border_sigma, 0.1, 100.0)
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection={self.selection!r} is unknown: use one of {', '.join(SELECTIONS)}")
+        if not isinstance(self.weight_average, bool):
+            raise ValueError(f"weight_average={self.weight_average!r} is invalid: use True or False")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown: use one of {', '.join(SCHEDULES)}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is unknown: use one of {', '.join(LOSSES)}")
         object.__setattr__(self, "class_names", _checked_class_names(self.class_names))
+        object.__setattr__(self, "channel_names", _checked_names(self.channel_names))
+        object.__setattr__(self, "voxel_size", _checked_voxel_size(self.voxel_size))
         if self.device.split(":")[0] not in DEVICE_CHOICES:
             raise ValueError(f"device={self.device!r} is unknown: use one of {', '.join(DEVICE_CHOICES)}")
 
@@ -157,6 +194,9 @@ class TrainingConfig:
         data = dataclasses.asdict(self)
         data["unet"] = self.unet.to_dict()
         data["augmentation"] = self.augmentation.to_dict()
+        data["class_names"] = [[value, name] for value, name in self.class_names]
+        data["channel_names"] = list(self.channel_names)
+        data["voxel_size"] = None if self.voxel_size is None else list(self.voxel_size)
         return data
 
     @classmethod
@@ -201,3 +241,21 @@ def _checked_class_names(names: Any) -> tuple[tuple[int, str], ...]:
     if len({v for v, _ in result}) != len(result):
         raise ValueError(f"class_names={names!r} names a label value twice: name each value once")
     return tuple(sorted(result))
+
+
+def _checked_names(names: Any) -> tuple[str, ...]:
+    if isinstance(names, str) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(f"channel_names={names!r} is invalid: give one non-empty name per channel")
+    return tuple(n.strip() for n in names)
+
+
+def _checked_voxel_size(size: Any) -> tuple[float, ...] | None:
+    if size is None:
+        return None
+    try:
+        values = tuple(float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"voxel_size={size!r} is invalid: give 2 (Y, X) or 3 (Z, Y, X) sizes in micrometres") from None
+    if len(values) not in (2, 3) or not all(0 < v < 1e6 for v in values):
+        raise ValueError(f"voxel_size={size!r} is invalid: give 2 (Y, X) or 3 (Z, Y, X) positive sizes in micrometres")
+    return values

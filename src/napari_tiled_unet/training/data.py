@@ -1,9 +1,11 @@
 """Training data: checked image/label pairs, validation regions, and patches of the valid geometry.
 
-Every image is normalised once with whole-image percentiles (stored in the model and applied identically at
-prediction). A block at the end of every image's longest axis, holding ``val_fraction`` of its annotated
-pixels, is held back for validation: its labels never reach the loss. Patches are cut with the same mirror
-extrapolation as prediction, so border patches look like border tiles.
+Every image is normalised once with the model's rule and the statistics of the whole image as given (a stack
+with all its planes, before it is cut into planes or patches), exactly as prediction normalises it; the rule
+is stored in the model (:mod:`napari_tiled_unet.normalization`). A block at the end of every image's longest
+axis, holding ``val_fraction`` of its annotated pixels, is held back for validation: its labels never reach
+the loss. Patches are cut with the same mirror extrapolation as prediction, so border patches look like border
+tiles.
 """
 
 from __future__ import annotations
@@ -20,8 +22,21 @@ from napari_tiled_unet.tile_input import read_tile
 from napari_tiled_unet.tiling import smallest_tile_for_step
 from napari_tiled_unet.training.augment import AugmentationConfig, augment
 from napari_tiled_unet.training.config import TrainingConfig
-from napari_tiled_unet.training.labels import IGNORE, LabelEncoding, as_integer_labels, class_targets, label_encoding
-from napari_tiled_unet.training.targets import border_weight_map
+from napari_tiled_unet.training.labels import (
+    IGNORE,
+    LabelEncoding,
+    as_integer_labels,
+    class_targets,
+    instance_ids,
+    label_encoding,
+)
+from napari_tiled_unet.training.sparse_instances import (
+    PAINTED_BACKGROUND,
+    as_painted_convention,
+    background_mode,
+    with_inferred_background,
+)
+from napari_tiled_unet.training.targets import border_weight_map, centre_distance
 
 MIN_VAL_PIXELS = 20
 
@@ -38,12 +53,14 @@ class TrainingImage:
         ``(*spatial)`` int16 class per pixel, -1 where not annotated or held back for validation.
     weights : numpy.ndarray
         ``(*spatial)`` float32 loss weight per pixel.
+    distance : numpy.ndarray or None
+        ``(*spatial)`` float32 centre-distance target (instances with the distance head), else None.
     val_slices : tuple of slice or None
         The held-back block.
     val_targets : numpy.ndarray or None
         Class targets inside the held-back block (-1 where not annotated).
     val_instances : numpy.ndarray or None
-        Instance ids inside the held-back block (instances task).
+        Object ids inside the held-back block (instances task; sparse: the painted objects only).
     sample_points : numpy.ndarray
         Flat indices of annotated training pixels (patch centres are drawn among them).
 
@@ -52,6 +69,7 @@ class TrainingImage:
     image: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
+    distance: np.ndarray | None
     val_slices: tuple[slice, ...] | None
     val_targets: np.ndarray | None
     val_instances: np.ndarray | None
@@ -65,12 +83,13 @@ class TrainingImage:
 
 @dataclass
 class TrainingData:
-    """All training images with their label encoding and the normalisation used."""
+    """All training images with their label encoding, the normalisation used, and notes for the user."""
 
     images: list[TrainingImage]
     encoding: LabelEncoding
     normalization: PercentileNormalization
     in_channels: int
+    notes: tuple[str, ...] = ()
 
     @property
     def has_validation(self) -> bool:
@@ -104,12 +123,13 @@ def _as_list(items: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.nda
 
 
 def pairs_for_model(
-    images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], dims: int, task: str,
-    sparse: bool,
+    images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | Sequence[np.ndarray], dims: int,
+    normalization: PercentileNormalization,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Check image/label pairs and return ``(image (C, *spatial), labels)``; a 2D model takes 3D pairs plane by plane.
+    """Check image/label pairs and return ``(normalised image (C, *spatial), labels)``.
 
-    For a 2D model on stacks only the annotated planes are kept (a plane with any non-zero label).
+    Every image is normalised with the statistics of the whole image as given (all its planes), then a 2D model
+    takes 3D pairs plane by plane, keeping only the annotated planes (a plane with any non-zero label).
     """
     image_list, label_list = _as_list(images, "images"), _as_list(labels, "labels")
     if len(image_list) != len(label_list):
@@ -124,15 +144,15 @@ def pairs_for_model(
             raise ValueError(f"image {i} has type {img.dtype}: give a numeric image")
         if img.dtype.kind == "f" and not np.isfinite(img).all():
             raise ValueError(f"image {i} contains NaN or infinite values: replace them (e.g. with 0) before training")
+        normalizer = normalization.for_image(img)
         extra = lab.ndim - dims
         if extra == 0:
-            pairs.append((img, lab))
+            pairs.append((normalizer(img), lab))
             continue
-        lead = lab.shape[:extra]
-        for index in np.ndindex(*lead):
+        for index in np.ndindex(*lab.shape[:extra]):
             plane_labels = lab[index]
             if np.any(plane_labels > 0):
-                pairs.append((img[(slice(None), *index)], plane_labels))
+                pairs.append((normalizer(img[(slice(None), *index)]), plane_labels))
     if not pairs:
         raise ValueError("no plane has any annotation: paint labels before training")
     channels = {img.shape[0] for img, _ in pairs}
@@ -158,9 +178,9 @@ def validation_block(annotated: np.ndarray, fraction: float) -> tuple[slice, ...
     return tuple(block)
 
 
-def _weights(labels: np.ndarray, targets: np.ndarray, config: TrainingConfig) -> np.ndarray:
+def _weights(objects: np.ndarray, targets: np.ndarray, config: TrainingConfig) -> np.ndarray:
     if config.task == "instances":
-        return border_weight_map(labels, w0=config.border_weight, sigma=config.border_sigma, class_balance=True)
+        return border_weight_map(objects, w0=config.border_weight, sigma=config.border_sigma, class_balance=True)
     # Scribbles are not re-weighted by class: up-weighting the rarer nucleus strokes made predicted objects too
     # large (held-out foreground IoU 0.82 with inverse-frequency weights, 0.85 without, sample data, 120 s)
     return np.ones(targets.shape, dtype=np.float32)
@@ -181,33 +201,65 @@ def prepare_training_data(
         labels with fractions, NaN in an image, too few annotated pixels for the validation split.
 
     """
-    pairs = pairs_for_model(images, labels, config.unet.dims, config.task, config.sparse)
-    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names))
     normalization = normalization or PercentileNormalization()
-    prepared = []
-    for i, (img, lab) in enumerate(pairs):
-        image = normalization.apply(img, channel_axis=0)
-        targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
-        weights = _weights(lab, targets, config)
-        annotated = targets != IGNORE
-        block = validation_block(annotated, config.val_fraction)
-        val_targets = val_instances = None
-        if block is not None:
-            val_targets = targets[block].copy()
-            if int((val_targets != IGNORE).sum()) < MIN_VAL_PIXELS:
-                raise ValueError(
-                    f"image {i} has too few annotated pixels for a {config.val_fraction:.0%} validation split "
-                    f"({int((val_targets != IGNORE).sum())} held back): paint more, or set the validation fraction to 0"
-                )
-            val_instances = lab[block].copy() if config.task == "instances" else None
-            targets = targets.copy()
-            targets[block] = IGNORE
-        points = np.flatnonzero(targets != IGNORE)
-        if points.size == 0:
-            raise ValueError(f"image {i} has no annotated pixel left for training after the validation split: "
-                             "paint more, or lower the validation fraction")
-        prepared.append(TrainingImage(image, targets, weights, block, val_targets, val_instances, points))
-    return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0])
+    pairs = pairs_for_model(images, labels, config.unet.dims, normalization)
+    notes: list[str] = []
+    if config.task == "instances" and config.sparse:
+        pairs, note = _painted_convention(pairs, config)
+        notes.append(note)
+    regression = ("centre distance",) if config.task == "instances" and config.instance_head == "distance" else ()
+    encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names),
+                              regression)
+    prepared = [_prepare_image(i, image, lab, encoding, config) for i, (image, lab) in enumerate(pairs)]
+    return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes))
+
+
+def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig) -> tuple[list, str]:
+    """Sparse instance labels as 0 = not annotated, 1 = background, 2.. = objects, background inferred if unpainted."""
+    mode, note = config.sparse_background, f"sparse instances, background {config.sparse_background}"
+    if mode == "auto":
+        mode, note = background_mode([lab for _, lab in pairs])
+    elif mode == "painted" and not any(np.any(lab == PAINTED_BACKGROUND) for _, lab in pairs):
+        raise ValueError("sparse instance labels have no background painted with 1: paint some background with 1, "
+                         "or let the background be inferred (sparse_background='inferred')")
+    converted = []
+    for image, lab in pairs:
+        lab = as_painted_convention(lab, mode)
+        converted.append((image, with_inferred_background(image, lab) if mode == "inferred" else lab))
+    return converted, note
+
+
+def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEncoding,
+                   config: TrainingConfig) -> TrainingImage:
+    targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
+    objects = separate_pieces(instance_ids(lab, config.sparse)) if config.task == "instances" else lab
+    weights = _weights(objects, targets, config)
+    distance = centre_distance(objects) if encoding.regression else None
+    annotated = targets != IGNORE
+    block = validation_block(annotated, config.val_fraction)
+    val_targets = val_instances = None
+    if block is not None:
+        val_targets = targets[block].copy()
+        if int((val_targets != IGNORE).sum()) < MIN_VAL_PIXELS:
+            raise ValueError(
+                f"image {i} has too few annotated pixels for a {config.val_fraction:.0%} validation split "
+                f"({int((val_targets != IGNORE).sum())} held back): paint more, or set the validation fraction to 0"
+            )
+        val_instances = objects[block].copy() if config.task == "instances" else None
+        targets = targets.copy()
+        targets[block] = IGNORE
+    points = np.flatnonzero(targets != IGNORE)
+    if points.size == 0:
+        raise ValueError(f"image {i} has no annotated pixel left for training after the validation split: "
+                         "paint more, or lower the validation fraction")
+    return TrainingImage(image, targets, weights, distance, block, val_targets, val_instances, points)
+
+
+def separate_pieces(objects: np.ndarray) -> np.ndarray:
+    """Object ids with every connected piece its own object (a binary mask given as instances, a reused id)."""
+    from skimage.measure import label
+
+    return label(objects, background=0, connectivity=1).astype(np.int64, copy=False)
 
 
 def patch_shape(unet: UNetConfig, wanted: int, spatial_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
@@ -257,7 +309,10 @@ class PatchSampler:
         return np.array([self.rng.integers(n) for n in item.spatial_shape])
 
     def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One patch: image ``(C, *patch)``, targets and weights ``(*output)``."""
+        """One patch: image ``(C, *patch)``, targets ``(*output)`` and maps ``(K, *output)``.
+
+        The maps are the loss weights, then the centre-distance target when the data has one.
+        """
         item = self.data.images[self.rng.choice(len(self.data.images), p=self._image_p)]
         centre = self._centre(item)
         jitter = np.array([self.rng.integers(-(o // 4), o // 4 + 1) for o in self.output])
@@ -265,10 +320,11 @@ class PatchSampler:
         in_start = tuple(int(s) - self.margin for s in out_start)
         image = read_tile(item.image, in_start, self.patch)
         targets = read_tile(item.targets[None], in_start, self.patch)[0]
-        weights = read_tile(item.weights[None], in_start, self.patch)[0]
+        maps = item.weights[None] if item.distance is None else np.stack([item.weights, item.distance])
+        maps = read_tile(maps, in_start, self.patch)
         out_slices = tuple(slice(self.margin, self.margin + o) for o in self.output)
-        image, targets, weights = augment(image, targets, weights, self.rng, self.augmentation, out_slices=out_slices)
-        return image, targets, weights
+        image, targets, maps = augment(image, targets, maps, self.rng, self.augmentation, out_slices=out_slices)
+        return image, targets, maps
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A batch of patches stacked on a new first axis."""

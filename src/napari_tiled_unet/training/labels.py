@@ -4,8 +4,10 @@ Conventions (those of ilastik and APOC for scribbles):
 
 - semantic, dense: every pixel is annotated; 0 is the background class, other values are classes.
 - semantic, sparse: 0 = not annotated (ignored by the loss), 1 = background, 2.. = classes.
-- instances: 0 = background, every object has its own id (touching objects different ids); the net learns
-  background / interior / boundary.
+- instances, dense: 0 = background, every object has its own id (touching objects different ids); the net
+  learns background / interior / boundary and the centre distance of every object.
+- instances, sparse: 0 = not annotated, 1 = background, 2.. = objects, each painted completely with its own id
+  (see :mod:`~napari_tiled_unet.training.sparse_instances` for annotations that paint no background).
 """
 
 from __future__ import annotations
@@ -31,16 +33,24 @@ class LabelEncoding:
         ``label_values[k]`` is the label value of class ``k`` (what prediction writes back).
     class_names : tuple of str
         A name per class.
+    regression : tuple of str
+        Names of the output channels after the classes (the instance task's centre distance).
 
     """
 
     label_values: tuple[int, ...]
     class_names: tuple[str, ...]
+    regression: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:
-        """Number of network outputs."""
+        """Number of class outputs."""
         return len(self.label_values)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of network outputs: the classes, then the regression channels."""
+        return len(self.label_values) + len(self.regression)
 
 
 def as_integer_labels(labels: np.ndarray, name: str = "labels") -> np.ndarray:
@@ -76,15 +86,18 @@ def class_name(value: int, background: int, values: Sequence[int], names: Mappin
 
 
 def label_encoding(labels: Sequence[np.ndarray], task: str, sparse: bool,
-                   names: Mapping[int, str] | None = None) -> LabelEncoding:
+                   names: Mapping[int, str] | None = None, regression: Sequence[str] = ()) -> LabelEncoding:
     """Find the classes of a set of label images and check that there is something to learn.
 
-    ``names`` maps label values to class names (see :attr:`TrainingConfig.class_names`).
+    ``names`` maps label values to class names (see :attr:`TrainingConfig.class_names`); sparse instance labels
+    must be in the painted convention (1 = background, 2.. = objects) already.
     """
     if task == "instances":
-        if not any(np.any(lab > 0) for lab in labels):
-            raise ValueError("instance labels are all zero: paint at least one object (ids 1, 2, ...)")
-        return LabelEncoding((0, 1, 2), INSTANCE_CLASSES)
+        first = 2 if sparse else 1
+        if not any(np.any(lab >= first) for lab in labels):
+            raise ValueError("instance labels have no object: paint at least one object "
+                             f"(ids {first}, {first + 1}, ...)")
+        return LabelEncoding((0, 1, 2), INSTANCE_CLASSES, tuple(regression))
     values = sorted(set().union(*(np.unique(lab).tolist() for lab in labels)))
     if sparse:
         annotated = [v for v in values if v != 0]
@@ -110,7 +123,10 @@ def class_targets(labels: np.ndarray, encoding: LabelEncoding, task: str, sparse
                   boundary_width: int = 2) -> np.ndarray:
     """Per-pixel class index (int16), :data:`IGNORE` where a pixel is not annotated."""
     if task == "instances":
-        return instance_targets(labels, boundary_width=boundary_width).astype(np.int16)
+        targets = instance_targets(instance_ids(labels, sparse), boundary_width=boundary_width).astype(np.int16)
+        if sparse:
+            targets[labels == 0] = IGNORE
+        return targets
     lut_size = max(int(labels.max()) + 1, max(encoding.label_values) + 1)
     lut = np.full(lut_size, IGNORE, dtype=np.int16)
     for k, value in enumerate(encoding.label_values):
@@ -118,3 +134,8 @@ def class_targets(labels: np.ndarray, encoding: LabelEncoding, task: str, sparse
     if sparse:
         lut[0] = IGNORE
     return lut[labels]
+
+
+def instance_ids(labels: np.ndarray, sparse: bool) -> np.ndarray:
+    """The object ids of instance labels, 0 elsewhere (sparse: values 2.., dense: every non-zero value)."""
+    return np.where(labels >= 2, labels, 0) if sparse else labels

@@ -18,13 +18,16 @@ from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.normalization import PercentileNormalization
+from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import PatchSampler, TrainingData, patch_shape, prepare_training_data
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingCallback
 from napari_tiled_unet.training.losses import training_loss
+from napari_tiled_unet.training.selection import ModelSelector, WeightAverage
 from napari_tiled_unet.training.validation import score_of, validate
 
-SCORE_TOLERANCE = 0.01
+INSTANCE_LABEL_VALUES = [0, 1, 1]
+"""Label values an instance model's classes write as "labels": background 0, interior and boundary 1."""
 _WARMUP = 0.05
 _FINAL_LR = 0.05
 
@@ -85,18 +88,26 @@ def _check_init(init: UNet, data: TrainingData, config: TrainingConfig) -> None:
     if meta.get("task") not in (None, config.task):
         raise ValueError(f"the model to continue from was trained for task {meta.get('task')!r}, not {config.task!r}: "
                          "pick the same task or train a new model")
-    values = list(data.encoding.label_values) if config.task != "instances" else [0, 1, 1]
+    values = list(data.encoding.label_values) if config.task != "instances" else INSTANCE_LABEL_VALUES
     if meta.get("label_values") and list(meta["label_values"]) != values:
         raise ValueError(f"the model to continue from predicts label values {meta['label_values']} but these labels "
                          f"have {values}: use the same classes or train a new model")
-    if init.config.n_classes != data.encoding.n_classes:
-        raise ValueError(f"the model to continue from has {init.config.n_classes} classes but the labels have "
-                         f"{data.encoding.n_classes}: train a new model")
+    if init.config.n_classes != data.encoding.n_outputs:
+        raise ValueError(f"the model to continue from has {init.config.n_classes} outputs but these labels need "
+                         f"{data.encoding.n_outputs}: train a new model")
+
+
+def _config_for_init(config: TrainingConfig, init: UNet | None) -> TrainingConfig:
+    """An instance model to continue from keeps its head (models from before the distance channel have none)."""
+    if init is None or config.task != "instances" or init.metadata.get("task") != "instances":
+        return config
+    head = "distance" if init.metadata.get("regression") else "classes"
+    return config if config.instance_head == head else config.replace(instance_head=head)
 
 
 def _metadata(data: TrainingData, config: TrainingConfig, summary: dict[str, Any]) -> dict[str, Any]:
-    label_values = [0, 1, 1] if config.task == "instances" else list(data.encoding.label_values)
-    return {
+    label_values = INSTANCE_LABEL_VALUES if config.task == "instances" else list(data.encoding.label_values)
+    metadata = {
         "normalization": data.normalization.to_dict(),
         "task": config.task,
         "sparse": config.sparse,
@@ -104,6 +115,13 @@ def _metadata(data: TrainingData, config: TrainingConfig, summary: dict[str, Any
         "label_values": label_values,
         "training": summary,
     }
+    if data.encoding.regression:
+        metadata["regression"] = list(data.encoding.regression)
+    if config.channel_names:
+        metadata["channels"] = {"names": list(config.channel_names)}
+    if config.voxel_size is not None:
+        metadata["voxel_size"] = list(config.voxel_size)
+    return metadata
 
 
 def _autocast(device: torch.device, enabled: bool) -> Any:
@@ -156,13 +174,16 @@ def train(
         If training broke off on an error (out of memory...); ``best_model`` holds what was kept.
 
     """
-    config = config or TrainingConfig()
     init = _resolve_init(init_model)
+    config = _config_for_init(config or TrainingConfig(), init)
     normalization = None
     if init is not None and init.metadata.get("normalization"):
         normalization = PercentileNormalization.from_dict(init.metadata["normalization"])
     data = prepare_training_data(images, labels, config, normalization)
-    unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_classes)
+    if config.channel_names and len(config.channel_names) != data.in_channels:
+        raise ValueError(f"{len(config.channel_names)} channel names {list(config.channel_names)} for images with "
+                         f"{data.in_channels} channel(s): give one name per channel")
+    unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_outputs)
     if init is not None:
         _check_init(init, data, config)
         unet = init.config
@@ -201,12 +222,13 @@ class _Runner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.budget = _Budget(config)
         self.step = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "val_loss": None}
-        self.top_score = -math.inf
+        self.selector = ModelSelector(config.selection if data.has_validation else "final")
+        self.average = WeightAverage(net) if config.weight_average else None
+        self.evaluated = copy.deepcopy(net) if config.weight_average else net
         self.val_seconds = 0.0
         self.data_seconds = 0.0
         self.stop_reason = "epochs"
+        self.settings: InstanceSettings | None = None
 
     def _emit(self, event: Any) -> None:
         if self.callback is not None:
@@ -228,13 +250,15 @@ class _Runner:
         self.net.train()
         with _autocast(self.device, self.amp):
             logits = self.net(x)
-        loss = training_loss(logits.float(), t, w, self.config.loss)
+        loss = training_loss(logits.float(), t, w, self.config.loss, self.data.encoding.n_classes)
         if not torch.isfinite(loss):
             raise FloatingPointError("the loss became NaN or infinite: lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.average is not None:
+            self.average.update(self.net)
         self.step += 1
         value = float(loss.detach())
         self._emit(StepEvent(self.step, epoch, value, lr, self.budget.elapsed, self.budget.progress(self.step)))
@@ -246,30 +270,31 @@ class _Runner:
             if is_cancelled(self.cancel):
                 self.stop_reason = "cancelled"
                 break
-            if self.budget.out_of_time(reserve=self.val_seconds):
+            if self.budget.out_of_time(reserve=2 * self.val_seconds):
                 self.stop_reason = "time limit"
                 break
             losses.append(self._train_step(epoch))
         return losses
 
+    def _model_to_evaluate(self) -> UNet:
+        """The model validation scores and training returns: the weight average, or the net itself."""
+        if self.average is not None:
+            self.evaluated.load_state_dict(self.average.state_dict())
+        return self.evaluated
+
     def _end_epoch(self, epoch: int, losses: list[float]) -> None:
         train_loss = float(np.mean(losses))
         t0 = time.perf_counter()
-        val_loss, metrics = (validate(self.net, self.data, self.config.task) if self.data.has_validation
-                             else (None, {}))
+        model = self._model_to_evaluate()
+        result = validate(model, self.data, self.config.task) if self.data.has_validation else None
+        val_loss, metrics = (None, {}) if result is None else (result.loss, result.metrics)
         self.val_seconds = time.perf_counter() - t0
-        score = score_of(self.config.task, val_loss, metrics, train_loss)
-        # a later model within SCORE_TOLERANCE of the best score so far replaces it: validation on a few objects
-        # is noisy, and the later model has trained longer
-        improved = score >= self.top_score - SCORE_TOLERANCE if self.data.has_validation else score > self.top_score
-        self.top_score = max(self.top_score, score)
-        if improved:
-            self.best = {"score": score, "epoch": epoch, "metrics": metrics, "val_loss": val_loss,
-                         "train_loss": train_loss}
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
-            if self.checkpoint is not None:
-                save_model(self._best_model(epoch, final=False), self.checkpoint)
-        self._emit(EpochEvent(epoch, self.step, train_loss, val_loss, metrics, score, improved,
+        score = score_of(self.config.task, self.config.sparse, val_loss, metrics, train_loss)
+        info = {"score": score, "epoch": epoch, "metrics": metrics, "val_loss": val_loss, "train_loss": train_loss}
+        kept = self.selector.offer(epoch, score, model.state_dict, info)
+        if kept and self.checkpoint is not None:
+            save_model(self._best_model(epoch, final=False), self.checkpoint)
+        self._emit(EpochEvent(epoch, self.step, train_loss, val_loss, metrics, score, kept,
                               self.budget.elapsed, self.budget.progress(self.step)))
 
     def _summary(self, epochs: int) -> dict[str, Any]:
@@ -278,22 +303,34 @@ class _Runner:
             "epochs": epochs,
             "seconds": round(self.budget.elapsed, 2),
             "stopped_by": self.stop_reason,
-            "best_epoch": self.best["epoch"],
-            "best_metrics": {k: round(v, 4) for k, v in self.best["metrics"].items()},
-            "best_val_loss": None if self.best["val_loss"] is None else round(self.best["val_loss"], 5),
+            "best_epoch": self.selector.epoch,
+            "best_metrics": {k: round(v, 4) for k, v in self.selector.info.get("metrics", {}).items()},
+            "best_val_loss": None if self.selector.info.get("val_loss") is None else round(
+                self.selector.info["val_loss"], 5),
+            "selection": self.selector.rule,
+            "weight_average": self.average is not None,
             "patch_shape": list(self.patch),
             "device": str(self.device),
             "images": len(self.data.images),
             "data_share": round(self.data_seconds / max(self.budget.elapsed, 1e-9), 4),
             "config": {**self.config.to_dict(), "unet": self.net.config.to_dict()},
+            "notes": list(self.data.notes),
         }
 
     def _best_model(self, epochs: int, final: bool) -> UNet:
         best = UNet(self.net.config)
-        state = self.best_state if self.best_state is not None else self.net.state_dict()
+        state = self.selector.state if self.selector.state is not None else self._model_to_evaluate().state_dict()
         best.load_state_dict({k: v.to("cpu") for k, v in state.items()})
         best.metadata = _metadata(self.data, self.config, self._summary(epochs))
+        if self.settings is not None:
+            best.metadata["postprocess"] = self.settings.to_dict()
         return best.to(self.device).eval()
+
+    def _tune_postprocess(self, model: UNet) -> None:
+        """Choose the kept model's post-processing on the held-back blocks (instances only)."""
+        if self.config.task != "instances" or not self.data.has_validation:
+            return
+        self.settings = validate(model, self.data, self.config.task, fine=True).settings
 
     def run(self) -> UNet:
         epoch = 0
@@ -308,11 +345,14 @@ class _Runner:
                 if self.stop_reason in ("cancelled", "time limit"):
                     break
         except Exception as err:
-            best = self._best_model(epoch, final=True) if self.best_state is not None else None
+            best = self._best_model(epoch, final=True) if self.selector.state is not None else None
             raise TrainingFailed(f"training stopped at step {self.step}: {err}", best) from err
-        if self.best_state is None:
-            # cancelled before the first epoch ended: the current weights are all there is
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.net.state_dict().items()}
+        if self.selector.state is None:
+            # cancelled before the first epoch ended: the current (averaged) weights are all there is
+            self.selector.state = {k: v.detach().to("cpu", copy=True)
+                                   for k, v in self._model_to_evaluate().state_dict().items()}
+        model = self._best_model(epoch, final=True)
+        self._tune_postprocess(model)
         model = self._best_model(epoch, final=True)
         if self.checkpoint is not None:
             save_model(model, self.checkpoint)

@@ -1,4 +1,8 @@
-"""Losses on the network output: pixel-weighted cross-entropy with ignored pixels, and soft Dice."""
+"""Losses on the network output: pixel-weighted cross-entropy with ignored pixels, soft Dice, and the distance term.
+
+An instance model's last channel regresses the centre distance (in [0, 1]): binary cross-entropy between its
+sigmoid and the target, over the annotated pixels, is added to the class losses with weight 1.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +47,48 @@ def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor, eps: float = 1.0
     return 1.0 - ((2 * intersection + eps) / (total + eps)).mean()
 
 
-def training_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, kind: str) -> torch.Tensor:
-    """The loss named by ``kind`` ("ce" or "ce+dice")."""
-    loss = weighted_cross_entropy(logits, targets, weights)
+def distance_loss(logits: torch.Tensor, targets: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy between ``sigmoid(logits)`` and the centre distance, over annotated pixels.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, *spatial)`` distance-channel logits.
+    targets : torch.Tensor
+        ``(N, *spatial)`` class targets (only used for the annotated mask, -1 = not annotated).
+    distance : torch.Tensor
+        ``(N, *spatial)`` target in [0, 1].
+
+    """
+    annotated = (targets != IGNORE).float()
+    per_pixel = F.binary_cross_entropy_with_logits(logits.float(), distance.float(), reduction="none")
+    return (per_pixel * annotated).sum() / annotated.sum().clamp(min=1.0)
+
+
+def training_loss(logits: torch.Tensor, targets: torch.Tensor, maps: torch.Tensor, kind: str,
+                  n_classes: int | None = None) -> torch.Tensor:
+    """The loss named by ``kind`` ("ce" or "ce+dice"), plus the distance term when the net has that channel.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, outputs, *spatial)``: ``n_classes`` class logits, then the distance channel if any.
+    targets : torch.Tensor
+        ``(N, *spatial)`` int64 class targets, -1 where not annotated.
+    maps : torch.Tensor
+        ``(N, *spatial)`` pixel weights, or ``(N, K, *spatial)``: the weights, then the distance target.
+    kind : str
+        "ce" or "ce+dice".
+    n_classes : int, optional
+        Number of class channels (all channels when None).
+
+    """
+    n_classes = logits.shape[1] if n_classes is None else n_classes
+    weights = maps if maps.ndim == targets.ndim else maps[:, 0]
+    classes = logits[:, :n_classes]
+    loss = weighted_cross_entropy(classes, targets, weights)
     if kind == "ce+dice":
-        loss = loss + soft_dice_loss(logits, targets)
+        loss = loss + soft_dice_loss(classes, targets)
+    if logits.shape[1] > n_classes:
+        loss = loss + distance_loss(logits[:, n_classes], targets, maps[:, 1])
     return loss

@@ -105,20 +105,41 @@ def iou_pairs(
     return pred_index, true_index, intersection / union, n_pred, n_true
 
 
-def _match(pred_index: np.ndarray, true_index: np.ndarray, iou: np.ndarray, threshold: float) -> np.ndarray:
-    """IoU values of the matched pairs: one-to-one, maximising the number of matches, then the total IoU."""
+def matched_pairs(pred_index: np.ndarray, true_index: np.ndarray, iou: np.ndarray,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-to-one matching of overlapping pairs at ``IoU >= threshold``: most matches first, then the total IoU.
+
+    Parameters
+    ----------
+    pred_index, true_index, iou : numpy.ndarray
+        The sparse IoU matrix from :func:`iou_pairs`.
+    threshold : float
+        Minimum IoU of a match.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(pred_index, true_index, iou)`` of the matched pairs.
+
+    """
     keep = (iou >= threshold) & (iou > 0)
     pred_index, true_index, iou = pred_index[keep], true_index[keep], iou[keep]
     unique = np.unique(pred_index).size == pred_index.size and np.unique(true_index).size == true_index.size
     if unique:  # always the case for threshold > 0.5
-        return iou
+        return pred_index, true_index, iou
     rows, row = np.unique(pred_index, return_inverse=True)
     cols, col = np.unique(true_index, return_inverse=True)
     score = np.zeros((rows.size, cols.size))
     score[row, col] = 1.0 + iou  # every match is worth more than any gain in IoU
     chosen_rows, chosen_cols = linear_sum_assignment(score, maximize=True)
-    matched = score[chosen_rows, chosen_cols]
-    return matched[matched > 0] - 1.0
+    matched = score[chosen_rows, chosen_cols] > 0
+    chosen_rows, chosen_cols = chosen_rows[matched], chosen_cols[matched]
+    return rows[chosen_rows], cols[chosen_cols], score[chosen_rows, chosen_cols] - 1.0
+
+
+def _match(pred_index: np.ndarray, true_index: np.ndarray, iou: np.ndarray, threshold: float) -> np.ndarray:
+    """IoU values of the matched pairs: one-to-one, maximising the number of matches, then the total IoU."""
+    return matched_pairs(pred_index, true_index, iou, threshold)[2]
 
 
 def match_instances(

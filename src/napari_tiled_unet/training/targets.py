@@ -188,3 +188,43 @@ def border_weight_map(
     total = d1[gap] + d2[gap]
     weights[gap] += np.float32(w0) * np.exp(-(total * total) / np.float32(2.0 * sigma * sigma))
     return weights
+
+
+def centre_distance(instances: np.ndarray, sampling: tuple[float, ...] | None = None) -> np.ndarray:
+    """Distance to the object's own border, divided by its largest value in that object: 1 at the centre.
+
+    The regression target of the instance task's distance channel. Every object is measured on its own, so
+    two touching objects meet in a valley of low values along their contact: seeds placed where the value is
+    high stay apart even where the objects touch. Normalising per object makes the target the same for small
+    and large objects.
+
+    Parameters
+    ----------
+    instances : np.ndarray
+        Integer label image (0 = background), 2D or 3D.
+    sampling : tuple of float, optional
+        Pixel (voxel) size per axis, so that distances are physical in anisotropic volumes.
+
+    Returns
+    -------
+    np.ndarray
+        float32 map in [0, 1]: 0 on the background, (0, 1] inside objects.
+
+    """
+    instances = _check_instances(instances)
+    result = np.zeros(instances.shape, dtype=np.float32)
+    if not instances.any():
+        return result
+    if instances.max() > 4 * 65536:
+        ids, inverse = np.unique(instances, return_inverse=True)
+        instances = inverse.reshape(instances.shape) + int(ids[0] != 0)
+    for label, box in enumerate(ndi.find_objects(instances), start=1):
+        if box is None:
+            continue
+        window = _window(box, 1, instances.shape)
+        inside = instances[window] == label
+        distance = ndi.distance_transform_edt(inside, sampling=sampling).astype(np.float32)
+        top = float(distance.max())
+        if top > 0:
+            result[window][inside] = distance[inside] / top
+    return result

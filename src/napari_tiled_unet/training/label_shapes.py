@@ -1,0 +1,98 @@
+"""What a label image's values look like: how many pieces each value forms, how big and how compact they are.
+
+Shared by the label inspection (:mod:`~napari_tiled_unet.training.label_report`) and the decision whether a
+sparse instance annotation painted its background (:mod:`~napari_tiled_unet.training.sparse_instances`).
+Everything is computed on at most :data:`MAX_PIXELS` pixels (a central crop of big images, a few planes of
+stacks), so that inspecting a layer never takes long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+MAX_PIXELS = 4_000_000
+MAX_VALUES = 512
+"""Values beyond this many are counted but not measured one by one."""
+
+
+@dataclass(frozen=True)
+class ValueShape:
+    """The pixels of one label value.
+
+    Attributes
+    ----------
+    value : int
+        The label value.
+    pixels : int
+        Its number of pixels.
+    pieces : int
+        Connected pieces it forms (face connectivity).
+    solidity : float
+        Pixels over the area of the bounding box of its largest piece, rescaled so that a filled disk scores 1
+        (``pi/4`` of its box); strokes and scattered scribbles score low.
+
+    """
+
+    value: int
+    pixels: int
+    pieces: int
+    solidity: float
+
+    @property
+    def compact(self) -> bool:
+        """One filled blob: a painted object (not a stroke, not several objects)."""
+        return self.pieces == 1 and self.solidity >= 0.6
+
+
+def sample_for_shapes(labels: np.ndarray) -> np.ndarray:
+    """At most :data:`MAX_PIXELS` pixels around the annotations: annotated planes of stacks, then a crop.
+
+    Shapes need connected pixels, so the sample is a crop (never a stride): of stacks the planes that carry
+    labels, evenly spaced, then the part of the annotated bounding box that fits, starting at its corner.
+    """
+    labels = np.asarray(labels)
+    if labels.size <= MAX_PIXELS:
+        return labels
+    while labels.ndim > 2 and labels.size > MAX_PIXELS:
+        annotated = np.flatnonzero(labels.reshape(labels.shape[0], -1).any(axis=1))
+        keep = annotated if annotated.size else np.arange(labels.shape[0])
+        per_plane = max(1, labels[0].size)
+        count = max(1, min(keep.size, MAX_PIXELS // per_plane))
+        labels = labels[keep[np.linspace(0, keep.size - 1, count).round().astype(int)]]
+        if labels.shape[0] == 1:
+            labels = labels[0]
+        elif labels.size > MAX_PIXELS:
+            labels = labels[: max(1, MAX_PIXELS // per_plane)]
+            if labels.size > MAX_PIXELS:
+                labels = labels[0]
+    if labels.size <= MAX_PIXELS:
+        return labels
+    nonzero = np.argwhere(labels)
+    start = nonzero.min(axis=0) if nonzero.size else np.zeros(labels.ndim, int)
+    side = int(MAX_PIXELS ** (1 / labels.ndim))
+    return labels[tuple(slice(int(s), int(s) + side) for s in start)]
+
+
+def value_shapes(labels: np.ndarray) -> list[ValueShape]:
+    """The shape of every non-zero value (the first :data:`MAX_VALUES` values in increasing order)."""
+    labels = np.asarray(labels)
+    shapes = []
+    boxes = ndi.find_objects(labels.astype(np.int64, copy=False)) if labels.max(initial=0) <= 1 << 22 else []
+    values = np.unique(labels)
+    for value in values[values != 0][:MAX_VALUES]:
+        box = boxes[int(value) - 1] if boxes and int(value) - 1 < len(boxes) else None
+        window = labels[box] if box is not None else labels
+        mask = window == value
+        pieces, count = ndi.label(mask)
+        sizes = np.bincount(pieces.ravel())[1:]
+        largest = pieces == (int(np.argmax(sizes)) + 1)
+        extent = [np.flatnonzero(largest.any(axis=tuple(a for a in range(mask.ndim) if a != k))) for k in
+                  range(mask.ndim)]
+        box_area = float(np.prod([e[-1] - e[0] + 1 for e in extent]))
+        fill = (np.pi / 4) ** (mask.ndim - 1) if mask.ndim == 2 else np.pi / 6
+        solidity = min(1.0, float(sizes.max()) / (box_area * fill)) if box_area else 0.0
+        shapes.append(ValueShape(int(value), int(mask.sum()), int(count), round(solidity, 3)))
+    return shapes

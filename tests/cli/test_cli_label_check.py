@@ -1,0 +1,102 @@
+"""The command line says what the labels look like and refuses contradictions with --task/--sparse (exit 2)."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_tiled_unet import load_model
+from napari_tiled_unet.cli.main import main
+
+FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--depth", "2", "--wf", "1", "--patch-size", "48",
+        "--val-fraction", "0"]
+
+
+def _disk(shape, centre, radius):
+    yy, xx = np.ogrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """60 bright nuclei with dense ids, and the files that habits of annotation make from them."""
+    rng = np.random.default_rng(1)
+    shape = (200, 200)
+    truth = np.zeros(shape, np.uint16)
+    k = 0
+    while k < 60:
+        disk = _disk(shape, rng.integers(8, 192, 2), rng.integers(4, 7))
+        if not truth[disk].any():
+            k += 1
+            truth[disk] = k
+    image = ((truth > 0) * 400 + rng.poisson(50, shape)).astype(np.uint16)
+    painted = np.where(np.isin(truth, [3, 9, 14, 20, 33]), truth, 0).astype(np.uint16)
+    scribbles = np.zeros(shape, np.uint8)
+    scribbles[5:8, 5:195] = 1
+    for k in (3, 9, 14):
+        scribbles[_disk(shape, np.argwhere(truth == k).mean(axis=0).astype(int), 2)] = 2
+    files = {}
+    for name, data in (("image", image), ("truth", truth), ("painted", painted), ("scribbles", scribbles)):
+        files[name] = tmp_path / f"{name}.tif"
+        tifffile.imwrite(files[name], data)
+    return files
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("labels", "flags", "needle"), [
+    ("truth", ["--task", "semantic"], "these look like instance ids"),
+    ("scribbles", ["--task", "semantic"], "use sparse=True (--sparse)"),
+    ("painted", ["--task", "instances"], "use sparse=True (--sparse)"),
+    ("painted", ["--task", "semantic", "--sparse"], "--task instances --sparse"),
+])
+def test_contradictions_exit_2_before_training(scene, tmp_path, capsys, labels, flags, needle):
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene[labels], "--out", out, *flags,
+                    *FAST, "--quiet")
+    assert code == 2 and needle in err and "--ignore-label-check" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_the_label_check_can_be_overridden(scene, tmp_path, capsys):
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["truth"], "--out", out,
+                    "--task", "semantic", "--ignore-label-check", *FAST, "--quiet")
+    assert code == 0, err and out.exists()
+
+
+def test_sparse_instances_from_the_command_line_say_how_background_is_read(scene, tmp_path, capsys):
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["painted"], "--out", out,
+                    "--task", "instances", "--sparse", *FAST)
+    assert code == 0, err
+    assert "labels: 5 value(s)" in err and "painted objects" in err
+    assert "background is inferred" in err
+    meta = load_model(out).metadata
+    assert meta["task"] == "instances" and meta["sparse"] is True
+    assert any("background is inferred" in note for note in meta["training"]["notes"])
+
+
+def test_post_processing_options_apply_to_instance_models_only(scene, tmp_path, capsys):
+    model = tmp_path / "semantic.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["scribbles"], "--out", model,
+                    "--sparse", *FAST, "--quiet")
+    assert code == 0, err
+    code, err = run(capsys, "predict", model, scene["image"], "--out", tmp_path / "x.tif", "--output", "instances",
+                    "--seed-threshold", "0.4", "--quiet")
+    assert code == 2 and "--seed-threshold only apply to instance models" in err
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_test_time_augmentation_prints_its_cost(scene, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["painted"], "--out", model,
+                    "--task", "instances", "--sparse", *FAST, "--quiet")
+    assert code == 0, err
+    out = tmp_path / "tta.tif"
+    code, err = run(capsys, "predict", model, scene["image"], "--out", out, "--output", "instances", "--tta",
+                    "--quiet")
+    assert code == 0, err and out.exists()
+    assert "test-time augmentation: 8 passes per plane took" in err

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.data import prepare_training_data
+from napari_tiled_unet.training.labels import IGNORE
+from napari_tiled_unet.training.sparse_instances import (
+    as_painted_convention,
+    background_mode,
+    inferred_background,
+    with_inferred_background,
+)
+from napari_tiled_unet.training.targets import BACKGROUND, BOUNDARY, INTERIOR
+
+
+def _disk(shape, centre, radius):
+    yy, xx = np.ogrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def nuclei(shape=(120, 120)):
+    """Bright disks on a dark background, two of them touching; returns the image and the true ids."""
+    truth = np.zeros(shape, np.int32)
+    centres = [(20, 20), (20, 38), (60, 60), (95, 30), (90, 95), (40, 95)]
+    for k, c in enumerate(centres, start=1):
+        truth[_disk(shape, c, 9) & (truth == 0)] = k
+    image = np.where(truth > 0, 200.0, 20.0) + np.random.default_rng(0).normal(0, 5, shape)
+    return image.astype(np.float32), truth
+
+
+def test_label_one_painted_like_an_object_means_no_background_was_painted():
+    _, truth = nuclei()
+    painted = np.where(np.isin(truth, [1, 2, 3]), truth, 0)  # ids 1..3, nothing else: the bbbc007 habit
+    mode, reason = background_mode([painted])
+    assert mode == "inferred" and "background is inferred" in reason
+    strokes = painted.copy() + (painted > 0)  # objects 2.., and background strokes painted with 1
+    strokes[100:103, 5:115] = 1
+    strokes[5:110, 110:113] = 1
+    assert background_mode([strokes])[0] == "painted"
+
+
+def test_inferred_background_never_covers_unpainted_objects():
+    image, truth = nuclei()
+    painted = np.isin(truth, [1, 3])
+    background = inferred_background(image[None] / 200.0, painted)
+    assert not (background & (truth > 0)).any(), "an unpainted nucleus was taken for background"
+    assert background.mean() > 0.5, "most of the real background should be found"
+    near = np.zeros_like(painted)
+    from scipy import ndimage as ndi
+
+    near = (ndi.distance_transform_edt(~painted) <= 2) & ~painted
+    assert not (background & near).any(), "the margin around painted objects stays unannotated"
+
+
+def test_sparse_instance_targets_ignore_what_was_not_painted_and_separate_touching_objects():
+    image, truth = nuclei()
+    labels = np.zeros_like(truth)
+    labels[np.isin(truth, [1, 2])] = truth[np.isin(truth, [1, 2])] + 1  # two touching objects, ids 2 and 3
+    labels[110:114, 5:100] = 1  # a background stroke
+    config = TrainingConfig(task="instances", sparse=True, val_fraction=0.0, sparse_background="painted")
+    data = prepare_training_data(image, labels, config)
+    targets = data.images[0].targets
+    assert set(np.unique(targets[labels == 0])) == {IGNORE}
+    assert set(np.unique(targets[labels == 1])) == {BACKGROUND}
+    contact = (truth == 1) & np.roll(truth == 2, -1, axis=1)
+    assert contact.any() and (targets[contact] == BOUNDARY).all(), "touching painted objects get a boundary"
+    assert (targets[truth == 1] == INTERIOR).any()
+
+
+def test_painted_mode_without_painted_background_says_what_to_do():
+    image, truth = nuclei()
+    labels = np.where(truth == 1, 2, 0)
+    with pytest.raises(ValueError, match="paint some background with 1"):
+        prepare_training_data(image, labels, TrainingConfig(task="instances", sparse=True, val_fraction=0.0,
+                                                            sparse_background="painted"))
+
+
+def test_auto_mode_infers_background_and_says_so():
+    image, truth = nuclei()
+    labels = np.where(np.isin(truth, [1, 4]), truth, 0)
+    data = prepare_training_data(image, labels, TrainingConfig(task="instances", sparse=True, val_fraction=0.0))
+    assert any("background is inferred" in note for note in data.notes)
+    targets = data.images[0].targets
+    assert (targets == BACKGROUND).mean() > 0.3
+    assert not (targets[(truth > 0) & ~np.isin(truth, [1, 4])] == BACKGROUND).any()
+
+
+def test_painted_convention_shifts_objects_only_when_no_background_is_painted():
+    labels = np.array([[0, 1, 2], [3, 0, 0]])
+    np.testing.assert_array_equal(as_painted_convention(labels, "painted"), labels)
+    np.testing.assert_array_equal(as_painted_convention(labels, "inferred"), [[0, 2, 3], [4, 0, 0]])
+    image = np.zeros((1, 2, 3), np.float32)
+    assert with_inferred_background(image, as_painted_convention(labels, "inferred")).max() == 4
