@@ -90,7 +90,7 @@ def model_card(ranges: StyleRanges, n_images: int, seed: int, config: TrainingCo
     best = ", ".join(f"{k} {v}" for k, v in summary.get("best_metrics", {}).items())
     return "\n".join([
         "Built-in nuclei model of napari-tiled-unet: fluorescence nuclei (DAPI/Hoechst-like), 2D, instances "
-        "(background / interior / boundary; touching nuclei are separated).",
+        f"(touching nuclei are separated; instance head '{config.instance_head}').",
         "Trained on synthetic images only, drawn by napari_tiled_unet.synthetic "
         f"(python -m napari_tiled_unet.builtin.train_nuclei --seed {seed} --images {n_images}).",
         f"Training set: {n_images} images of {MIN_SIDE}-{MAX_SIDE} px, {nuclei} nuclei, "
