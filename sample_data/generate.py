@@ -2,20 +2,25 @@
 
 Run ``python sample_data/generate.py`` to (re)write the TIFF files next to this script.
 
-The images mimic DAPI/Hoechst-stained nuclei recorded with a widefield/confocal microscope and an
-sCMOS camera: touching and slightly overlapping nuclei of varied size, elliptical shapes with
-low-frequency boundary perturbations, chromatin-like texture with bright chromocenters and dim
-nucleoli, Gaussian PSF blur (anisotropic in 3D), out-of-focus haze, uneven illumination, a low
-autofluorescence background and Poisson-Gaussian camera noise, stored as ``uint16``.
+The 2D images mimic DAPI/Hoechst-stained nuclei recorded with a widefield microscope and an sCMOS camera:
+touching and slightly overlapping nuclei of varied size, elliptical shapes with low-frequency boundary
+perturbations, chromatin-like texture with bright chromocenters and dim nucleoli, Gaussian PSF blur,
+out-of-focus haze, uneven illumination, a low autofluorescence background and Poisson-Gaussian camera noise,
+stored as ``uint16``. They are made by the functions of this script (numpy, scipy and scikit-image only).
 
-Only numpy, scipy and scikit-image are used so that the script runs without torch or napari. The
-generator functions :func:`make_nuclei_2d`, :func:`make_nuclei_3d` and :func:`make_scribbles` can be
+The 3D stack looks like a confocal stack of nuclei in a tissue: voxels 2.5 times deeper than wide
+(1.0 x 0.4 x 0.4 um), nuclei about 10 planes tall, an anisotropic PSF (wider along Z), loss of signal with
+depth. It is rendered by the package's synthetic generator (:mod:`napari_tiled_unet.synthetic`) with a fixed
+style, see :data:`CONFOCAL_3D`.
+
+The generator functions :func:`make_nuclei_2d`, :func:`make_nuclei_3d` and :func:`make_scribbles` can be
 imported from this file (e.g. with :mod:`importlib.util`).
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,12 +31,33 @@ from skimage.draw import line as draw_line
 from skimage.morphology import disk
 from skimage.segmentation import relabel_sequential
 
-#: Lateral pixel size (micrometres) of all sample images.
+try:
+    from napari_tiled_unet.synthetic import NucleiStyle, render_nuclei
+except ImportError:  # a source checkout without the package installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from napari_tiled_unet.synthetic import NucleiStyle, render_nuclei
+
+#: Lateral pixel size (micrometres) of the 2D sample images.
 PIXEL_SIZE_UM = 0.5
-#: Voxel size (z, y, x) in micrometres of the 3D sample.
-VOXEL_SIZE_3D_UM = (1.0, 0.5, 0.5)
-#: Voxel spacing of the 3D sample relative to the lateral pixel size (napari ``scale``).
-SPACING_3D = tuple(v / PIXEL_SIZE_UM for v in VOXEL_SIZE_3D_UM)
+#: Voxel size (z, y, x) in micrometres of the 3D sample: a Z step 2.5 times the lateral pixel size.
+VOXEL_SIZE_3D_UM = (1.0, 0.4, 0.4)
+#: Voxel spacing of the 3D sample relative to its lateral pixel size (napari ``scale``).
+SPACING_3D = tuple(v / VOXEL_SIZE_3D_UM[-1] for v in VOXEL_SIZE_3D_UM)
+#: Shape (Z, Y, X) of the 3D sample.
+SHAPE_3D = (32, 192, 192)
+
+#: The look of the 3D sample (lengths in lateral pixels of 0.4 um): nuclei of radius ~12.5 px (5 um, about
+#: 10 planes tall), a confocal section's flat interior with a brighter rim, chromocentres and nucleoli, a PSF of
+#: sigma 0.4 um laterally and 1.2 um axially, little haze, 35% signal loss over the depth, PMT-like noise.
+CONFOCAL_3D = NucleiStyle(
+    spacing=SPACING_3D, radius=12.5, size_spread=0.12, min_radius=7.0, max_radius=20.0, aspect=1.2,
+    aspect_spread=0.1, irregularity=0.05, bean_share=0.1, bean_bend=0.3, z_flatten=1.0, coverage=0.33,
+    clustering=0.6, overlap=0.12, brightness_spread=0.3, dim_share=0.1, dim_level=0.3, mitotic_share=0.03,
+    mitotic_level=3.0, dome=0.1, rim=0.3, texture=0.3, grain=1.0, spots=4.0, spot_gain=0.8, nucleoli=1.5,
+    overlap_glow=0.0, psf_sigma=1.0, psf_sigma_z=3.0, haze=0.05, background=0.03, background_variation=0.3,
+    gradient=0.1, vignetting=0.2, out_of_focus=0.0, depth_attenuation=0.35, photons=150.0, read_noise=1.0,
+    bits=16, target=800.0, offset=100.0,
+)
 
 #: Seeds of the files written by :func:`main`.
 SEED_2D = 20240501
@@ -451,21 +477,21 @@ def make_nuclei_2d(
 
 
 def make_nuclei_3d(
-    shape: tuple[int, int, int] = (48, 192, 192), n_nuclei: int = 90, seed: int = SEED_3D
+    shape: tuple[int, int, int] = SHAPE_3D, seed: int = SEED_3D, style: NucleiStyle = CONFOCAL_3D
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate an anisotropic 3D nuclei stack ``(Z, Y, X)`` with instance labels.
+    """Generate a confocal-like 3D nuclei stack ``(Z, Y, X)`` with instance labels.
 
-    Voxels are :data:`SPACING_3D` ``= (2, 1, 1)`` lateral pixels large and the PSF is about 2.5 times
-    more elongated along z than laterally.
+    Voxels are :data:`SPACING_3D` ``= (2.5, 1, 1)`` lateral pixels large; the PSF is three times wider along
+    Z than laterally. Rendered by :func:`napari_tiled_unet.synthetic.render_nuclei` with :data:`CONFOCAL_3D`.
 
     Parameters
     ----------
     shape : tuple of int, optional
         Stack shape ``(Z, Y, X)``.
-    n_nuclei : int, optional
-        Target number of nuclei.
     seed : int, optional
         Random seed.
+    style : NucleiStyle, optional
+        The look of the stack (its spacing must have three axes).
 
     Returns
     -------
@@ -474,8 +500,7 @@ def make_nuclei_3d(
     labels : np.ndarray
         ``uint16`` instance labels (0 = background).
     """
-    optics = Optics(psf_sigma=(3.0, 1.2, 1.2), haze_sigma=(12.0, 6.0, 6.0), haze_fraction=0.1)
-    return make_nuclei(shape, n_nuclei, seed, SPACING_3D, (8.0, 14.0), optics)
+    return render_nuclei(shape, style, seed=seed)
 
 
 def touching_ids(labels: np.ndarray) -> set[int]:
@@ -659,6 +684,14 @@ def main(out_dir: Path = OUT_DIR) -> None:
     write_tif(out_dir / "nuclei_3d.tif", image, VOXEL_SIZE_3D_UM)
     write_tif(out_dir / "nuclei_3d_labels.tif", labels, VOXEL_SIZE_3D_UM)
     print(_summary("nuclei_3d", image, labels))
+    print(f"  nuclei not cut by the stack's top or bottom: median height {median_height(labels):.1f} planes")
+
+
+def median_height(labels: np.ndarray) -> float:
+    """Median number of planes of the 3D nuclei that do not touch the first or last plane."""
+    heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels)
+               if s is not None and s[0].start > 0 and s[0].stop < labels.shape[0]]
+    return float(np.median(heights)) if heights else 0.0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from napari_tiled_unet.training.metrics import foreground_iou, instance_f1, iou_pairs, match_instances
+from napari_tiled_unet.training.metrics import (
+    AP_THRESHOLDS,
+    average_precision,
+    foreground_iou,
+    instance_f1,
+    iou_pairs,
+    match_instances,
+    mean_average_precision,
+)
 
 
 def strip(intervals, length=30):
@@ -132,3 +140,51 @@ def test_property_self_match_and_bounds(shape, seed, threshold):
     assert 0.0 <= result["f1"] <= 1.0
     if result["tp"]:
         assert result["mean_matched_iou"] >= threshold
+
+
+def test_ap_thresholds_are_those_of_the_data_science_bowl():
+    assert AP_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def test_average_precision_hand_computed():
+    # t1: 20 px, prediction covers 16 of them (IoU 0.8); t2: 10 px matched exactly (IoU 1.0);
+    # t3: 10 px, prediction of 10 px shifted by 3 (IoU 7/13 = 0.538); one false positive; t4 missed
+    true = strip([(1, 0, 20), (2, 25, 35), (3, 40, 50), (4, 60, 64)], length=80)
+    pred = strip([(7, 2, 18), (8, 25, 35), (9, 43, 53), (5, 70, 75)], length=80)
+    result = average_precision(pred, true)
+    assert (result["n_pred"], result["n_true"]) == (4, 4)
+    expected_tp = {t: 1 + (t <= 0.8) + (t <= 7 / 13) for t in AP_THRESHOLDS}
+    assert result["tp"] == expected_tp
+    for t, tp in expected_tp.items():
+        assert result["ap"][t] == pytest.approx(tp / (4 + 4 - tp))  # TP / (TP + FP + FN)
+    # 0.5: 3 matches -> 3/5; 0.55..0.8 (6 thresholds): 2 -> 2/6; 0.85..0.95 (3 thresholds): 1 -> 1/7
+    mean = (3 / 5 + 6 * (2 / 6) + 3 * (1 / 7)) / 10
+    assert result["mean_ap"] == pytest.approx(mean)
+    assert mean_average_precision(pred, true) == pytest.approx(mean)
+
+
+def test_average_precision_counts_matches_at_exactly_the_threshold():
+    true = strip([(1, 0, 20)])
+    pred = strip([(1, 0, 15)])  # IoU exactly 0.75
+    result = average_precision(pred, true)
+    assert [result["ap"][t] for t in AP_THRESHOLDS] == [1.0] * 6 + [0.0] * 4
+    assert result["mean_ap"] == pytest.approx(0.6)
+
+
+def test_average_precision_agrees_with_match_instances_and_edge_cases():
+    rng = np.random.default_rng(3)
+    true = rng.integers(0, 4, (20, 20))
+    pred = np.where(rng.random((20, 20)) < 0.8, true, rng.integers(0, 4, (20, 20)))
+    result = average_precision(pred, true, thresholds=(0.3, 0.5, 0.9))
+    for t in (0.3, 0.5, 0.9):
+        match = match_instances(pred, true, t)
+        assert result["tp"][t] == match["tp"]
+        assert result["ap"][t] == pytest.approx(match["tp"] / (match["tp"] + match["fp"] + match["fn"]))
+    empty = np.zeros((4, 4), dtype=np.uint8)
+    assert average_precision(empty, empty)["mean_ap"] == 1.0
+    assert average_precision(empty, true[:4, :4] + 1)["mean_ap"] == 0.0
+    assert mean_average_precision(true, true) == 1.0
+    with pytest.raises(ValueError, match="threshold"):
+        average_precision(pred, true, thresholds=(0.5, 1.5))
+    with pytest.raises(ValueError, match="empty"):
+        average_precision(pred, true, thresholds=())

@@ -76,6 +76,9 @@ class TrainingConfig:
         Flips/rotations, elastic deformation, intensity changes.
     loss : {"ce", "ce+dice"}
         Pixel-weighted cross-entropy, optionally plus soft Dice on the non-background classes.
+    edge_weight : float
+        Weight of a loss term that moves predicted boundaries onto intensity edges where the annotation leaves
+        them open (sparse annotations; see :func:`~napari_tiled_unet.training.losses.edge_smoothness_loss`).
     instance_head : {"distance", "classes"}
         Instances: "distance" predicts background / interior / boundary and the centre distance of every
         object (seeds from the distance split touching objects best); "classes" only the three classes.
@@ -122,6 +125,7 @@ class TrainingConfig:
     selection: str = "smoothed"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     loss: str = "ce+dice"
+    edge_weight: float = 0.0
     instance_head: str = "distance"
     boundary_width: int = 2
     border_weight: float = 10.0
@@ -158,6 +162,7 @@ class TrainingConfig:
         _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
         _check_float("border_weight", self.border_weight, 0.0, 100.0)
+        _check_float("edge_weight", self.edge_weight, 0.0, 100.0)
         _check_float("border_sigma", self.border_sigma, 0.1, 100.0)
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection={self.selection!r} is unknown: use one of {', '.join(SELECTIONS)}")

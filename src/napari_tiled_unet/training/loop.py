@@ -250,7 +250,9 @@ class _Runner:
         self.net.train()
         with _autocast(self.device, self.amp):
             logits = self.net(x)
-        loss = training_loss(logits.float(), t, w, self.config.loss, self.data.encoding.n_classes)
+        loss = training_loss(logits.float(), t, w, self.config.loss, self.data.encoding.n_classes,
+                             image=self._output_intensities(x) if self.config.edge_weight > 0 else None,
+                             edge_weight=self.config.edge_weight)
         if not torch.isfinite(loss):
             raise FloatingPointError("the loss became NaN or infinite: lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
@@ -263,6 +265,14 @@ class _Runner:
         value = float(loss.detach())
         self._emit(StepEvent(self.step, epoch, value, lr, self.budget.elapsed, self.budget.progress(self.step)))
         return value
+
+    def _output_intensities(self, x: torch.Tensor) -> torch.Tensor:
+        """The input intensities (channels averaged) at the pixels the network's output covers."""
+        image = x.float().mean(dim=1)
+        for axis, margin in enumerate(self.net.config.margins):
+            if margin:
+                image = image.narrow(axis + 1, margin, image.shape[axis + 1] - 2 * margin)
+        return image
 
     def _run_epoch(self, epoch: int) -> list[float]:
         losses: list[float] = []

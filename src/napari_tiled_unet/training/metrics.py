@@ -1,10 +1,12 @@
-"""Segmentation metrics: foreground IoU and instance matching (precision, recall, F1 at an IoU threshold).
+"""Segmentation metrics: foreground IoU, instance matching (precision, recall, F1) and mean average precision.
+
+The mean average precision is that of the 2018 Data Science Bowl and StarDist, over IoU thresholds 0.5:0.05:0.95.
 
 The IoU of every overlapping (prediction, truth) pair is computed in one pass over the pixels from the
 unique pairs of labels, never with a loop over objects on the full image. A pair matches when its IoU is at
 least the threshold. Above 0.5 an object can overlap at most one other object that much, so the matching is
 unique and read off directly; otherwise, if an object has several candidates, the maximum matching is found
-with ``scipy.optimize.linear_sum_assignment``.
+with ``scipy.optimize.linear_sum_assignment``. The IoU pairs are computed once for all thresholds.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+#: IoU thresholds of the mean average precision of the 2018 Data Science Bowl and StarDist: 0.5, 0.55, ... 0.95.
+AP_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 
 
 def _check_pair(
@@ -157,12 +162,7 @@ def match_instances(
         matched IoU is 0.0 when nothing matched.
 
     """
-    if (
-        isinstance(iou_threshold, bool)
-        or not isinstance(iou_threshold, (int, float))
-        or not 0 < iou_threshold <= 1
-    ):
-        raise ValueError(f"iou_threshold={iou_threshold!r} is invalid: use a number in (0, 1]")
+    _check_threshold("iou_threshold", iou_threshold)
     pred_index, true_index, iou, n_pred, n_true = iou_pairs(pred_instances, true_instances)
     matched = _match(pred_index, true_index, iou, float(iou_threshold))
     tp = int(matched.size)
@@ -178,6 +178,55 @@ def match_instances(
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "mean_matched_iou": float(matched.mean()) if tp else 0.0,
     }
+
+
+def _check_threshold(name: str, value: Any) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 < value <= 1:
+        raise ValueError(f"{name}={value!r} is invalid: use a number in (0, 1]")
+
+
+def average_precision(
+    pred_instances: np.ndarray, true_instances: np.ndarray, thresholds: tuple[float, ...] = AP_THRESHOLDS
+) -> dict[str, Any]:
+    """Average precision ``AP_t = TP / (TP + FP + FN)`` at each IoU threshold ``t`` and its mean over ``t``.
+
+    The definition of the 2018 Data Science Bowl and of StarDist (there called "accuracy"): at every threshold
+    the objects are matched one-to-one as in :func:`match_instances` (a match needs ``IoU >= t``, as in
+    StarDist); the IoU of the object pairs is computed once for all thresholds. The Data Science Bowl score of a
+    set of images is the mean of the per-image means.
+
+    Parameters
+    ----------
+    pred_instances, true_instances : np.ndarray
+        Integer label images of equal shape, 0 = background (2D or 3D).
+    thresholds : tuple of float
+        IoU thresholds in (0, 1]; by default :data:`AP_THRESHOLDS` (0.5, 0.55, ..., 0.95).
+
+    Returns
+    -------
+    dict
+        ``"ap"``: ``{threshold: AP_t}``; ``"mean_ap"``: the mean over the thresholds; ``"tp"``: ``{threshold:
+        TP}``; ``"n_pred"``, ``"n_true"``. With no objects at all every AP is 1.0.
+
+    """
+    thresholds = tuple(thresholds)
+    if not thresholds:
+        raise ValueError("thresholds is empty: give at least one IoU threshold, e.g. AP_THRESHOLDS")
+    for value in thresholds:
+        _check_threshold("IoU threshold", value)
+    pred_index, true_index, iou, n_pred, n_true = iou_pairs(pred_instances, true_instances)
+    ap, tp = {}, {}
+    for threshold in thresholds:
+        matched = int(_match(pred_index, true_index, iou, float(threshold)).size)
+        tp[float(threshold)] = matched
+        ap[float(threshold)] = _ratio(matched, n_pred + n_true - matched)  # TP + FP + FN
+    return {"ap": ap, "mean_ap": float(np.mean(list(ap.values()))), "tp": tp, "n_pred": n_pred, "n_true": n_true}
+
+
+def mean_average_precision(pred_instances: np.ndarray, true_instances: np.ndarray) -> float:
+    """Mean of ``TP / (TP + FP + FN)`` over IoU thresholds 0.5:0.05:0.95 (see :func:`average_precision`)."""
+    return float(average_precision(pred_instances, true_instances)["mean_ap"])
 
 
 def _ratio(numerator: int, denominator: int) -> float:

@@ -39,6 +39,21 @@ def _block_logits(net: UNet, item: TrainingImage, val_slices: tuple[slice, ...])
     return logits[(slice(None), *inner)]
 
 
+MAX_VALIDATION_PIXELS = 2_000_000
+"""Held-back pixels scored every epoch; beyond it, an evenly spaced subset of the images' blocks is scored (all of
+them are scored once, for the model that is kept)."""
+
+
+def validation_items(data: TrainingData, max_pixels: int | None) -> list[TrainingImage]:
+    """The images whose held-back blocks are scored: all, or an evenly spaced subset within ``max_pixels``."""
+    items = [item for item in data.images if item.val_slices is not None and item.val_targets is not None]
+    sizes = [item.val_targets.size for item in items]
+    if max_pixels is None or sum(sizes) <= max_pixels:
+        return items
+    count = max(1, int(len(items) * max_pixels / sum(sizes)))
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
 @dataclass(frozen=True)
 class ValidationResult:
     """Loss and metrics on the held-back blocks, and the post-processing tuned there (instances)."""
@@ -67,9 +82,7 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False) -> Va
     n_classes = data.encoding.n_classes
     losses, weights, ious = [], [], []
     blocks: list[InstanceBlock] = []
-    for item in data.images:
-        if item.val_slices is None or item.val_targets is None:
-            continue
+    for item in validation_items(data, None if fine else MAX_VALIDATION_PIXELS):
         logits = _block_logits(net, item, item.val_slices)
         targets = item.val_targets
         annotated = targets != IGNORE
