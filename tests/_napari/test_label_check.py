@@ -59,6 +59,7 @@ def test_a_few_painted_nuclei_train_as_sparse_instances(widget, viewer, qtbot, n
     assert notes.errors == [] and widget.model.metadata["task"] == "instances"
     assert widget.model.metadata["training"]["notes"]
     assert "note: label 1 is painted like the other objects" in widget.status.value  # how the labels were read
+    assert "task: instances, from painted objects (sparse)" in widget.model_label.value
     widget.background.value = "painted"
     assert widget.training_config().sparse_background == "painted"
 

@@ -16,6 +16,8 @@ def test_metrics_are_named_for_what_they_measure():
     assert (metrics_in_words({"foreground_iou": 0.88, "instance_f1": 0.912}, sparse=False)
             == "held-out region: instance F1 0.912, foreground IoU 0.880")
     assert metrics_in_words({}, sparse=False) == "" and held_out_words(False) == "held-out region"
+    assert (metrics_in_words({"instance_f1": 0.5}, sparse=True, task="instances")
+            == "held-out painted objects: instance F1 0.500")
 
 
 def test_training_events_in_words():

@@ -19,12 +19,14 @@ def metric_name(key: str) -> str:
     return METRIC_NAMES.get(key, key.replace("_", " "))
 
 
-def held_out_words(sparse: bool) -> str:
-    """What validation measures on: the held-out scribble pixels, or a held-out region of dense labels."""
-    return "held-out scribbles" if sparse else "held-out region"
+def held_out_words(sparse: bool, task: str = "semantic") -> str:
+    """What validation measures on: held-out scribbles, held-out painted objects, or a held-out region."""
+    if not sparse:
+        return "held-out region"
+    return "held-out painted objects" if task == "instances" else "held-out scribbles"
 
 
-def metrics_in_words(metrics: Mapping[str, float], sparse: bool) -> str:
+def metrics_in_words(metrics: Mapping[str, float], sparse: bool, task: str = "semantic") -> str:
     """``"held-out region: instance F1 0.910, foreground IoU 0.880"``; empty without metrics.
 
     Parameters
@@ -33,7 +35,9 @@ def metrics_in_words(metrics: Mapping[str, float], sparse: bool) -> str:
         Metric name -> value, as in :class:`~napari_tiled_unet.training.events.EpochEvent` or the summary's
         ``best_metrics``.
     sparse : bool
-        The model was trained on scribbles (validation then scores the held-out scribble pixels only).
+        The model was trained on sparse labels (validation then scores the held-out annotated pixels only).
+    task : str
+        "semantic" (sparse: scribbles) or "instances" (sparse: a few objects painted completely).
 
     Returns
     -------
@@ -45,7 +49,7 @@ def metrics_in_words(metrics: Mapping[str, float], sparse: bool) -> str:
         return ""
     order = sorted(metrics, key=lambda k: (k != "instance_f1", k))
     values = ", ".join(f"{metric_name(k)} {float(metrics[k]):.3f}" for k in order)
-    return f"{held_out_words(sparse)}: {values}"
+    return f"{held_out_words(sparse, task)}: {values}"
 
 
 def _training_line(meta: Mapping[str, Any]) -> str | None:
@@ -55,7 +59,7 @@ def _training_line(meta: Mapping[str, Any]) -> str | None:
     seconds = training.get("seconds")
     time = f" in {float(seconds):.0f} s" if isinstance(seconds, (int, float)) else ""
     line = f"trained {training.get('steps', '?')} steps{time}"
-    scores = metrics_in_words(training.get("best_metrics") or {}, bool(meta.get("sparse")))
+    scores = metrics_in_words(training.get("best_metrics") or {}, bool(meta.get("sparse")), str(meta.get("task")))
     if scores:
         return f"{line}; {scores}"
     val_fraction = (training.get("config") or {}).get("val_fraction")
@@ -78,7 +82,10 @@ def describe_model(net: UNet) -> str:
     """
     config, meta = net.config, net.metadata
     task = meta.get("task") or "unknown"
-    source = ", from scribbles" if meta.get("sparse") else (", from masks" if task == "instances" else "")
+    if meta.get("sparse"):
+        source = ", from painted objects (sparse)" if task == "instances" else ", from scribbles"
+    else:
+        source = ", from masks" if task == "instances" else ""
     names = (meta.get("channels") or {}).get("names") or []
     channels = f"{config.in_channels} input channel{'s' if config.in_channels != 1 else ''}"
     if names:

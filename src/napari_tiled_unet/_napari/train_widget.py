@@ -233,9 +233,10 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
         elif isinstance(event, EpochEvent):
             self.plot.add_epoch(run.step_offset + event.step, event.train_loss, event.val_loss, event.metrics)
             self.progress.value = round(1000 * event.progress)
-            set_status(self.status, epoch_text(event, run.job.config.sparse))
+            set_status(self.status, epoch_text(event, run.job.config.sparse, run.job.config.task))
         elif isinstance(event, FinishedEvent):
-            set_status(self.status, finished_text(event.summary, event.cancelled, run.job.config.sparse))
+            config = run.job.config
+            set_status(self.status, finished_text(event.summary, event.cancelled, config.sparse, config.task))
 
     def _register(self, net: UNet, run: TrainingRun) -> str:
         """Put a trained model into the session's registry (a continued model replaces itself)."""
