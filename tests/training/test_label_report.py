@@ -82,3 +82,17 @@ def test_big_and_3d_labels_are_inspected_on_a_sample(shape):
     labels[..., 40:60, 40:45] = 1
     report = inspect_labels(labels, task="semantic", sparse=True)
     assert report.n_values == 2
+
+
+def test_instance_ids_are_refused_as_classes_also_when_sparse_is_ticked():
+    image, truth = _scene()
+    report = inspect_labels(truth, task="semantic", sparse=True, images=[image])
+    assert "instance_ids_as_classes" in [f.code for f in report.errors]
+
+
+def test_images_that_do_not_fit_the_labels_are_not_used_for_coverage():
+    image, truth = _scene()
+    report = inspect_labels(truth, task="instances", sparse=False, images=[image[:100]])
+    assert report.coverage is None and report.kind == "instance ids"
+    channels_last = inspect_labels(truth, images=[np.stack([image, image], axis=-1)])
+    assert channels_last.coverage == pytest.approx(1.0, abs=0.05)

@@ -91,3 +91,14 @@ def test_painted_convention_shifts_objects_only_when_no_background_is_painted():
     np.testing.assert_array_equal(as_painted_convention(labels, "inferred"), [[0, 2, 3], [4, 0, 0]])
     image = np.zeros((1, 2, 3), np.float32)
     assert with_inferred_background(image, as_painted_convention(labels, "inferred")).max() == 4
+
+
+def test_the_validation_block_of_sparse_instances_holds_painted_objects():
+    image, truth = nuclei((200, 120))
+    labels = np.zeros_like(truth)
+    labels[np.isin(truth, [1, 2, 3, 4, 5, 6])] = truth[np.isin(truth, [1, 2, 3, 4, 5, 6])] + 1
+    labels[2:6, :] = 1  # most annotated pixels are background strokes, far from the objects
+    labels[150:198, 5:115] = 1
+    config = TrainingConfig(task="instances", sparse=True, sparse_background="painted", val_fraction=0.2)
+    item = prepare_training_data(image, labels, config).images[0]
+    assert item.val_instances is not None and item.val_instances.max() > 0

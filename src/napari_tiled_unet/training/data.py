@@ -236,7 +236,9 @@ def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEn
     weights = _weights(objects, targets, config)
     distance = centre_distance(objects) if encoding.regression else None
     annotated = targets != IGNORE
-    block = validation_block(annotated, config.val_fraction)
+    # instances: hold out a share of the objects (with what is annotated around them), so that the block has
+    # objects to score even when most annotated pixels are background strokes
+    block = validation_block(targets > 0 if config.task == "instances" else annotated, config.val_fraction)
     val_targets = val_instances = None
     if block is not None:
         val_targets = targets[block].copy()

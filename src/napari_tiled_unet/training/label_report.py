@@ -111,8 +111,15 @@ def _coverage(images: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> flo
     for image, lab in zip(images, labels):
         image = np.asarray(image, dtype=np.float32)
         lab = np.asarray(lab)
-        intensity = image if image.shape == lab.shape else image.reshape(-1, *lab.shape).mean(axis=0)
-        if intensity.shape != lab.shape or not np.isfinite(intensity).all() or intensity.min() == intensity.max():
+        if image.shape == lab.shape:
+            intensity = image
+        elif image.ndim == lab.ndim + 1 and image.shape[1:] == lab.shape:
+            intensity = image.mean(axis=0)
+        elif image.ndim == lab.ndim + 1 and image.shape[:-1] == lab.shape:
+            intensity = image.mean(axis=-1)
+        else:
+            return None  # the pair does not cover the same pixels: training says so itself
+        if not np.isfinite(intensity).all() or intensity.min() == intensity.max():
             return None
         bright = intensity > threshold_otsu(sample_for_shapes(intensity))
         if (lab[bright] > 0).mean() < 0.5 and (lab[~bright] > 0).mean() > (lab[bright] > 0).mean():
@@ -182,7 +189,7 @@ def _findings(kind: str, n: int, zero: float, task: str | None, sparse: bool | N
         return [Finding("empty", "error", "the labels are all 0: paint some labels before training")]
     if task is None:
         return out
-    if task == "semantic" and not sparse and n >= MANY_CLASSES:
+    if task == "semantic" and n >= MANY_CLASSES and (not sparse or kind == "instance ids"):
         out.append(Finding("instance_ids_as_classes", "error",
                            f"the labels have {n} values, each one object: these look like instance ids, not "
                            "classes: use task='instances' (--task instances)"))
