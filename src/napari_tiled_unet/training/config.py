@@ -20,6 +20,7 @@ TASKS = ("semantic", "instances")
 LOSSES = ("ce", "ce+dice")
 SCHEDULES = ("cosine", "constant")
 INSTANCE_HEADS = ("distance", "classes")
+DEFAULT_SCRIBBLE_EDGE_WEIGHT = 3.0
 
 
 def _default_unet() -> UNetConfig:
@@ -76,9 +77,12 @@ class TrainingConfig:
         Flips/rotations, elastic deformation, intensity changes.
     loss : {"ce", "ce+dice"}
         Pixel-weighted cross-entropy, optionally plus soft Dice on the non-background classes.
-    edge_weight : float
+    edge_weight : float or None
         Weight of a loss term that moves predicted boundaries onto intensity edges where the annotation leaves
-        them open (sparse annotations; see :func:`~napari_tiled_unet.training.losses.edge_smoothness_loss`).
+        them open (see :func:`~napari_tiled_unet.training.losses.edge_smoothness_loss`). None: 3 for scribbles
+        (sparse semantic labels), 0 otherwise. With scribbles through object centres and background strokes away
+        from objects, objects come out about 2 px too large without it (README, "Measured";
+        ``benchmarks/bench_real.py``, habit c).
     instance_head : {"distance", "classes"}
         Instances: "distance" predicts background / interior / boundary and the centre distance of every
         object (seeds from the distance split touching objects best); "classes" only the three classes.
@@ -125,7 +129,7 @@ class TrainingConfig:
     selection: str = "smoothed"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     loss: str = "ce+dice"
-    edge_weight: float = 0.0
+    edge_weight: float | None = None
     instance_head: str = "distance"
     boundary_width: int = 2
     border_weight: float = 10.0
@@ -162,7 +166,8 @@ class TrainingConfig:
         _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
         _check_float("border_weight", self.border_weight, 0.0, 100.0)
-        _check_float("edge_weight", self.edge_weight, 0.0, 100.0)
+        if self.edge_weight is not None:
+            _check_float("edge_weight", self.edge_weight, 0.0, 100.0)
         _check_float("border_sigma", self.border_sigma, 0.1, 100.0)
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection={self.selection!r} is unknown: use one of {', '.join(SELECTIONS)}")
@@ -217,6 +222,13 @@ class TrainingConfig:
         if isinstance(values.get("augmentation"), Mapping):
             values["augmentation"] = AugmentationConfig.from_dict(values["augmentation"])
         return cls(**values)
+
+    @property
+    def edge_term_weight(self) -> float:
+        """The weight of the edge term actually used (see ``edge_weight``)."""
+        if self.edge_weight is not None:
+            return float(self.edge_weight)
+        return DEFAULT_SCRIBBLE_EDGE_WEIGHT if self.sparse and self.task == "semantic" else 0.0
 
     def name_of(self, value: int) -> str | None:
         """The name given to a label value in :attr:`class_names`, or None."""

@@ -251,8 +251,8 @@ class _Runner:
         with _autocast(self.device, self.amp):
             logits = self.net(x)
         loss = training_loss(logits.float(), t, w, self.config.loss, self.data.encoding.n_classes,
-                             image=self._output_intensities(x) if self.config.edge_weight > 0 else None,
-                             edge_weight=self.config.edge_weight)
+                             image=self._output_intensities(x) if self.config.edge_term_weight > 0 else None,
+                             edge_weight=self.config.edge_term_weight)
         if not torch.isfinite(loss):
             raise FloatingPointError("the loss became NaN or infinite: lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
