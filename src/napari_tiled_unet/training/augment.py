@@ -9,6 +9,14 @@ an exact permutation), so the label values after augmentation are a subset of th
 Because a valid-padding U-Net predicts only the centre of its input, :func:`augment` and
 :func:`elastic_deform` accept ``out_slices``: the labels and weights are given at the full input size (so that
 the deformation can pull values from the margin) but are resampled and returned only inside ``out_slices``.
+
+Anisotropic voxels (``spacing``, the voxel size per axis): flips and rotations never swap two axes of different
+sizes (the 90-degree rotations of the YX plane need Y and X alike; flips are always fine), and the elastic
+displacements are physical (:func:`elastic_axis_scale`): an axis at least twice as coarse as the finest (the
+Z step of most confocal stacks, which the per-axis U-Net treats plane by plane too) is not displaced at all,
+so the deformation stays within the planes and never interpolates between them, as nnU-Net's in-plane
+augmentation of anisotropic data does; the other axes are displaced by the same physical distance.
+Isotropic voxels or no spacing keep the augmentation unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_tiled_unet.anisotropy import ANISOTROPY_RATIO, relative_spacing
 from napari_tiled_unet.checks import check_int
 from napari_tiled_unet.checks import is_number as _is_number
 
@@ -181,13 +190,15 @@ def random_flip(
     weights: np.ndarray | None,
     rng: np.random.Generator,
     flip_z: bool = True,
+    rotate: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Apply the same random dihedral transform of the YX plane (and Z flip in 3D) to all arrays.
 
-    Returns views (no copy). When Y != X only the 4 shape-preserving transforms are drawn.
+    Returns views (no copy). When Y != X in size, or ``rotate`` is False (pixels of different height and
+    width), only the 4 transforms that keep the axes in place are drawn.
     """
     _check_patch(image, labels, weights)
-    square = image.shape[-1] == image.shape[-2]
+    square = image.shape[-1] == image.shape[-2] and rotate
     k = int(rng.integers(4)) if square else 2 * int(rng.integers(2))
     flip_x = bool(rng.integers(2))
     flip_zaxis = flip_z and image.ndim == 4 and bool(rng.integers(2))
@@ -221,11 +232,18 @@ def _upsampling_matrix(size: int, grid: int) -> np.ndarray:
 
 
 def displacement_field(
-    shape: tuple[int, ...], rng: np.random.Generator, sigma: float = 10.0, grid: int = 3
+    shape: tuple[int, ...], rng: np.random.Generator, sigma: float = 10.0, grid: int = 3,
+    axis_scale: Sequence[float] | None = None,
 ) -> np.ndarray:
-    """Smooth random displacements ``(ndim, *shape)``: N(0, sigma) on a coarse grid, spline-upsampled."""
+    """Smooth random displacements ``(ndim, *shape)``: N(0, sigma) on a coarse grid, spline-upsampled.
+
+    ``axis_scale`` multiplies the displacements along every axis (0: none along it); the random draws are the
+    same with or without it.
+    """
     ndim = len(shape)
     coarse = rng.normal(0.0, sigma, size=(ndim,) + (grid,) * ndim)
+    if axis_scale is not None:
+        coarse *= np.asarray(axis_scale, dtype=np.float64).reshape((ndim,) + (1,) * ndim)
     field = coarse
     for axis, size in enumerate(shape):
         # contract the grid axis (axis + 1 of ``field``) with the upsampling matrix, keeping the axis order
@@ -233,6 +251,30 @@ def displacement_field(
             np.tensordot(_upsampling_matrix(size, grid), field, axes=(1, axis + 1)), 0, axis + 1
         )
     return field
+
+
+def elastic_axis_scale(spacing: Sequence[float] | None) -> tuple[float, ...] | None:
+    """Per-axis factors of the elastic displacements that make them physical for voxels of ``spacing``.
+
+    An axis at least :data:`~napari_tiled_unet.anisotropy.ANISOTROPY_RATIO` times as coarse as the finest gets
+    0 (in-plane deformation only); the others ``finest / spacing`` (the same physical displacement as the
+    finest axis, whose pixels ``elastic_sigma`` counts). None (no or isotropic spacing): None, unchanged.
+    """
+    if spacing is None:
+        return None
+    relative = relative_spacing(spacing)
+    if max(relative) == 1.0:
+        return None
+    limit = ANISOTROPY_RATIO * (1.0 - 1e-6)
+    return tuple(0.0 if r >= limit else 1.0 / r for r in relative)
+
+
+def _in_plane_rotations(spacing: Sequence[float] | None) -> bool:
+    """True when the last two axes have the same pixel size (within 1%), so 90-degree rotations keep it."""
+    if spacing is None:
+        return True
+    y, x = float(spacing[-2]), float(spacing[-1])
+    return abs(y - x) <= 0.01 * max(y, x)
 
 
 def _deformed_coordinates(field: np.ndarray) -> np.ndarray:
@@ -297,6 +339,7 @@ def elastic_deform(
     grid: int = 3,
     out_slices: Sequence[slice] | None = None,
     order: int = 1,
+    axis_scale: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Elastic deformation of the U-Net paper, applied identically to image, labels and weights.
 
@@ -320,6 +363,9 @@ def elastic_deform(
         Region of the (deformed) image to which labels and weights are cropped; only that region is resampled.
     order : int
         Spline order for the image (0..5).
+    axis_scale : sequence of float, optional
+        Per spatial axis, a factor of the displacements (see :func:`elastic_axis_scale`); 0 leaves that axis's
+        coordinates exact, so every plane is resampled from the same plane only.
 
     Returns
     -------
@@ -331,7 +377,10 @@ def elastic_deform(
     _check_elastic_parameters(sigma, grid, order)
     spatial = image.shape[1:]
     region = _check_out_slices(out_slices, spatial)
-    coords = _deformed_coordinates(displacement_field(spatial, rng, sigma, grid))
+    if axis_scale is not None and (len(axis_scale) != len(spatial) or not all(
+            _is_number(f) and 0 <= f < math.inf for f in axis_scale)):
+        raise ValueError(f"axis_scale={axis_scale!r} is invalid: give one factor >= 0 per spatial axis of {spatial}")
+    coords = _deformed_coordinates(displacement_field(spatial, rng, sigma, grid, axis_scale))
     out_image = np.empty(image.shape, dtype=np.float32)
     for channel in range(image.shape[0]):
         ndi.map_coordinates(image[channel], coords, output=out_image[channel], order=order, mode="mirror")
@@ -392,6 +441,7 @@ def augment(
     rng: np.random.Generator,
     config: AugmentationConfig | None = None,
     out_slices: Sequence[slice] | None = None,
+    spacing: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Augment one training patch; the inputs are not modified.
 
@@ -408,6 +458,9 @@ def augment(
     out_slices : sequence of slice, optional
         Network output region within the input patch: labels and weights are returned cropped to it (after
         the geometric transforms, so they stay aligned with the network output).
+    spacing : sequence of float, optional
+        Voxel size per spatial axis (any unit): rotations only where Y and X are alike, elastic displacements
+        physical and within the planes of a coarse axis (see the module notes). None: pixels are cubes.
 
     Returns
     -------
@@ -420,9 +473,12 @@ def augment(
         raise ValueError(f"config={config!r} is invalid: use an AugmentationConfig")
     _check_patch(image, labels, weights)
     region = _check_out_slices(out_slices, image.shape[1:])
+    if spacing is not None and len(spacing) != image.ndim - 1:
+        raise ValueError(f"spacing={tuple(spacing)!r} is invalid: give one voxel size per spatial axis of "
+                         f"{image.shape[1:]}")
     original_labels, original_weights = labels, weights
     if config.flips:
-        image, labels, weights = random_flip(image, labels, weights, rng, config.flip_z)
+        image, labels, weights = random_flip(image, labels, weights, rng, config.flip_z, _in_plane_rotations(spacing))
     if config.elastic and config.elastic_sigma > 0 and rng.random() < config.elastic_probability:
         image, labels, weights = elastic_deform(
             image,
@@ -433,6 +489,7 @@ def augment(
             config.elastic_grid,
             region,
             config.elastic_order,
+            elastic_axis_scale(spacing),
         )
     else:
         image = np.array(image, dtype=np.float32, order="C")
