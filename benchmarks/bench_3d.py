@@ -18,8 +18,8 @@ Science Bowl / StarDist average precision), plus the training steps and patch sh
 tiled prediction (the automatic tile) against one pass over the whole volume, in the same run, and checks they
 agree. Timings of a loaded machine are noisy; compare within one run.
 
-Usage: ``python benchmarks/bench_3d.py [--time-limit 120] [--only 2:1 3:1 half-z speed] [--variants isotropic
-auto 2d] [--json results.json]``
+Usage: ``python benchmarks/bench_3d.py [--time-limit 120 | --epochs 9] [--patch-size 92] [--only 2:1 3:1 half-z
+speed] [--variants isotropic auto 2d] [--json results.json]``
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -40,6 +41,7 @@ from napari_tiled_unet import UNet, predict_tiled
 from napari_tiled_unet.anisotropy import planned_config
 from napari_tiled_unet.inference import predict_image
 from napari_tiled_unet.stitching import link_planes
+from napari_tiled_unet.tile_engine import plan_tiles
 from napari_tiled_unet.tiling import smallest_tile_for_step
 from napari_tiled_unet.training.anisotropic_patches import reference_budget, training_feature_elements
 from napari_tiled_unet.training.config import TrainingConfig
@@ -85,10 +87,18 @@ def training_summary(net: UNet, seconds: float) -> dict:
             "best_epoch": summary["best_epoch"], "postprocess": net.metadata.get("postprocess")}
 
 
-def run_3d(train_pair, test_pair, voxel, anisotropy: str, time_limit: float) -> dict:
+def budget(args: argparse.Namespace) -> dict:
+    """The training budget: ``--time-limit`` seconds, or ``--epochs`` epochs whatever they take."""
+    if args.epochs:
+        return {"epochs": args.epochs, "time_limit": None}
+    return {"time_limit": args.time_limit}
+
+
+def run_3d(train_pair, test_pair, voxel, anisotropy: str, args: argparse.Namespace) -> dict:
     """Train a 3D model and score it on the test stack."""
-    config = TrainingConfig.defaults(3, task="instances", time_limit=time_limit, voxel_size=voxel,
-                                     anisotropy=anisotropy, device="cpu")
+    changes = {"patch_size": args.patch_size} if args.patch_size else {}
+    config = TrainingConfig.defaults(3, task="instances", voxel_size=voxel, anisotropy=anisotropy, device="cpu",
+                                     **budget(args), **changes)
     start = time.perf_counter()
     net = train(train_pair[0], train_pair[1], config)
     result = training_summary(net, time.perf_counter() - start)
@@ -99,9 +109,9 @@ def run_3d(train_pair, test_pair, voxel, anisotropy: str, time_limit: float) -> 
     return result
 
 
-def run_2d(train_pair, test_pair, voxel, time_limit: float) -> dict:
+def run_2d(train_pair, test_pair, voxel, args: argparse.Namespace) -> dict:
     """Train a 2D model on the planes, predict plane by plane and link across planes at several thresholds."""
-    config = TrainingConfig.defaults(2, task="instances", time_limit=time_limit, voxel_size=voxel, device="cpu")
+    config = TrainingConfig.defaults(2, task="instances", voxel_size=voxel, device="cpu", **budget(args))
     start = time.perf_counter()
     net = train(train_pair[0], train_pair[1], config)
     result = training_summary(net, time.perf_counter() - start)
@@ -128,7 +138,11 @@ def run_speed(voxel, shape=(48, 256, 256), repeats: int = 2) -> dict:
             outputs[name] = predict_tiled(net, volume, tile_shape=tile)
             best = min(best, time.perf_counter() - start)
         times[name] = best
+    layout, batch = plan_tiles(net, shape)
+    computed = layout.n_tiles * math.prod(unet.output_shape(layout.tile_shape)) / math.prod(unet.output_shape(whole))
     return {"shape": list(shape), "pooling": [list(p) for p in unet.pool_factors], "whole_tile": list(whole),
+            "auto_tile": list(layout.tile_shape), "tiles": layout.n_tiles, "batch": batch,
+            "tiled_output_over_whole_output": round(computed, 3),
             "tiled_seconds": round(times["tiled"], 2), "whole_seconds": round(times["whole"], 2),
             "whole_over_tiled": round(times["whole"] / times["tiled"], 3),
             "max_abs_difference": float(np.abs(outputs["tiled"] - outputs["whole"]).max())}
@@ -145,6 +159,11 @@ def main() -> None:
     """Run the selected cases and print (and optionally save) the results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds of training per model")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train this many epochs (20 steps each) instead: equal steps whatever the machine's load")
+    parser.add_argument("--patch-size", type=int, default=None,
+                        help="the 3D models' patch_size (the cube whose memory the patches use; default: the 3D "
+                             "default)")
     parser.add_argument("--only", nargs="+", choices=[*CASES, "half-z", "speed"], default=None)
     parser.add_argument("--variants", nargs="+", choices=["isotropic", "auto", "2d"],
                         default=["isotropic", "auto", "2d"])
@@ -153,7 +172,7 @@ def main() -> None:
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    results: dict = {"time_limit_s": args.time_limit, "load_average": os.getloadavg()[0]}
+    results: dict = {"budget": budget(args), "patch_size": args.patch_size, "load_average": os.getloadavg()[0]}
     for case in args.only or [*CASES, "half-z", "speed"]:
         if case == "speed":
             results["speed"] = {name: run_speed(voxel) for name, voxel in
@@ -167,11 +186,11 @@ def main() -> None:
         results[case] = {}
         for variant in args.variants:
             if variant == "2d":
-                result = run_2d(train_pair, test_pair, voxel, args.time_limit)
+                result = run_2d(train_pair, test_pair, voxel, args)
                 for threshold, linked in result["by_stitch_threshold"].items():
                     print(_line(f"2d@{threshold}", {**result, **linked}), flush=True)
             else:
-                result = run_3d(train_pair, test_pair, voxel, variant, args.time_limit)
+                result = run_3d(train_pair, test_pair, voxel, variant, args)
                 print(_line(variant, result), flush=True)
             results[case][variant] = result
     if args.json:

@@ -153,7 +153,9 @@ def train(
         One label image per image, same spatial shape (see :mod:`napari_tiled_unet.training.labels` for
         the conventions of dense, sparse and instance labels).
     config : TrainingConfig, optional
-        Task, architecture, budget... Defaults to ``TrainingConfig()``.
+        Task, architecture, budget... Defaults to ``TrainingConfig()``. An anisotropic ``voxel_size`` with
+        ``anisotropy="auto"`` (the default) plans per-axis pooling and kernels (unless ``unet`` sets them) and
+        the patches from it; the model keeps both.
     callback : callable, optional
         Receives :class:`StepEvent`, :class:`EpochEvent` and :class:`FinishedEvent` objects.
     cancel : threading.Event-like or callable, optional
