@@ -3,7 +3,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from napari_tiled_unet import UNet, UNetConfig
-from napari_tiled_unet.anisotropy import check_voxel_size, config_for_voxel_size, plan_pooling
+from napari_tiled_unet.anisotropy import (
+    anisotropic_spacing,
+    check_voxel_size,
+    config_for_voxel_size,
+    is_anisotropic,
+    plan_pooling,
+    planned_config,
+    relative_spacing,
+    spatial_voxel_size,
+)
 
 
 @pytest.mark.parametrize("voxel", [(1.0, 1.0, 1.0), (0.3, 0.3, 0.3), (1.9, 1.0, 1.0), (1, 1)])
@@ -89,3 +98,46 @@ def test_bad_depth_or_ratio(kwargs, needle):
 
 def test_check_voxel_size_returns_floats():
     assert check_voxel_size([2, 1, 1]) == (2.0, 1.0, 1.0)
+
+
+def test_relative_spacing_and_isotropy_tolerance():
+    assert relative_spacing((1.0, 0.5, 0.5)) == (2.0, 1.0, 1.0)
+    assert relative_spacing((0.5, 1.5)) == (1.0, 3.0)
+    assert not is_anisotropic(None) and not is_anisotropic((0.5, 0.5, 0.5))
+    assert not is_anisotropic((0.504, 0.5, 0.5))  # calibration rounding is not anisotropy
+    assert is_anisotropic((0.52, 0.5, 0.5)) and is_anisotropic((2.0, 1.0, 1.0))
+
+
+def test_a_model_takes_the_trailing_sizes_of_the_voxel_size():
+    assert spatial_voxel_size((2.0, 0.5, 0.5), 2) == (0.5, 0.5)
+    assert spatial_voxel_size((2.0, 0.5, 0.5), 3) == (2.0, 0.5, 0.5)
+    assert spatial_voxel_size(None, 3) is None
+    with pytest.raises(ValueError, match=r"has 2 sizes but the model is 3D: give 3 sizes \(Z, Y, X\)"):
+        spatial_voxel_size((0.5, 0.5), 3)
+    assert anisotropic_spacing((1.5, 0.5, 0.5), 3) == (3.0, 1.0, 1.0)
+    assert anisotropic_spacing((1.5, 0.5, 0.5), 2) is None  # the planes of that stack have square pixels
+    assert anisotropic_spacing((0.5, 0.5, 0.5), 3) is None
+
+
+BASE_3D = UNetConfig(dims=3, depth=3, wf=2, batch_norm=True)
+
+
+def test_planned_config_plans_anisotropic_voxels_only():
+    planned = planned_config(BASE_3D, (1.5, 0.5, 0.5))
+    assert planned == config_for_voxel_size(BASE_3D, (1.5, 0.5, 0.5))
+    assert planned.pooling == ((1, 2, 2), (2, 2, 2)) and planned.wf == 2 and planned.batch_norm
+    for voxel in (None, (0.5, 0.5, 0.5), (0.502, 0.5, 0.5), (0.9, 0.5, 0.5)):
+        # no voxel size, isotropic voxels, or less than twice the pixel: the classic net
+        assert planned_config(BASE_3D, voxel) == BASE_3D
+
+
+def test_planned_config_respects_the_users_choice():
+    assert planned_config(BASE_3D, (1.5, 0.5, 0.5), mode="isotropic") == BASE_3D
+    own = UNetConfig(dims=3, depth=3, pooling=((2, 2, 2), (1, 2, 2)))
+    assert planned_config(own, (1.5, 0.5, 0.5)) == own
+    own_kernels = UNetConfig(dims=3, depth=3, kernels=((1, 3, 3), (3, 3, 3), (3, 3, 3)))
+    assert planned_config(own_kernels, (1.5, 0.5, 0.5)) == own_kernels
+    with pytest.raises(ValueError, match="anisotropy='x' is unknown: use one of auto, isotropic"):
+        planned_config(BASE_3D, (1.5, 0.5, 0.5), mode="x")
+    with pytest.raises(ValueError, match="has 2 sizes but the model is 3D"):
+        planned_config(BASE_3D, (0.5, 0.5))

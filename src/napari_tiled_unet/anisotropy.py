@@ -14,6 +14,10 @@ pooling step from the current voxel spacing instead, and so does :func:`plan_poo
 
 Ratios within 1e-6 of ``ratio`` count as equal to it (so 0.6 / 0.3 is 2, not 1.9999999999999998). The depth
 is given, not derived from a patch size as nnU-Net does: every step pools at least the finest axis.
+
+:func:`planned_config` is what training applies (``TrainingConfig.anisotropy="auto"``): the plan for an
+anisotropic voxel size, unless the architecture already says how to pool and convolve. :func:`relative_spacing`
+(the voxel size in units of its finest axis) is the unit the training targets and augmentations measure in.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from napari_tiled_unet.per_axis import PerAxis, axis_names
 #: Axes closer than this factor of the finest spacing are treated as comparable (nnU-Net's threshold).
 ANISOTROPY_RATIO = 2.0
 _TOLERANCE = 1e-6
+#: Voxel sizes whose axes differ by less than this share are isotropic (file calibrations carry rounding).
+ISOTROPY_TOLERANCE = 0.01
+MODES = ("auto", "isotropic")
+"""``auto``: plan the architecture and training patches from the voxel size; ``isotropic``: the classic net."""
 
 
 @dataclass(frozen=True)
@@ -150,3 +158,77 @@ def config_for_voxel_size(config: UNetConfig, voxel_size: Sequence[float],
     check_voxel_size(voxel_size, config.dims)
     plan = plan_pooling(voxel_size, config.depth, ratio)
     return dataclasses.replace(config, **plan.config_kwargs())
+
+
+def relative_spacing(voxel_size: Sequence[float]) -> tuple[float, ...]:
+    """The voxel size in units of its finest axis: ``(1.0, 0.5, 0.5)`` gives ``(2.0, 1.0, 1.0)``.
+
+    Raises
+    ------
+    ValueError
+        If the voxel size is invalid.
+
+    """
+    sizes = check_voxel_size(voxel_size)
+    finest = min(sizes)
+    return tuple(s / finest for s in sizes)
+
+
+def is_anisotropic(voxel_size: Sequence[float] | None) -> bool:
+    """True when some axis of the voxel size is more than :data:`ISOTROPY_TOLERANCE` coarser than the finest."""
+    return voxel_size is not None and max(relative_spacing(voxel_size)) > 1.0 + ISOTROPY_TOLERANCE
+
+
+def spatial_voxel_size(voxel_size: Sequence[float] | None, dims: int) -> tuple[float, ...] | None:
+    """The voxel size of a model's ``dims`` spatial axes: the trailing ones (a 2D model on a stack takes Y, X).
+
+    Raises
+    ------
+    ValueError
+        If it has fewer sizes than the model has spatial axes (a 3D model with a 2D pixel size).
+
+    """
+    if voxel_size is None:
+        return None
+    sizes = check_voxel_size(voxel_size)
+    if len(sizes) < dims:
+        raise ValueError(f"voxel_size={sizes!r} has {len(sizes)} sizes but the model is {dims}D: give "
+                         f"{dims} sizes ({', '.join(axis_names(dims))}), e.g. (2.0, 0.5, 0.5)")
+    return sizes[len(sizes) - dims:]
+
+
+def anisotropic_spacing(voxel_size: Sequence[float] | None, dims: int) -> tuple[float, ...] | None:
+    """:func:`relative_spacing` of a model's spatial axes when they are anisotropic, else None (pixel units).
+
+    What training measures distances in: None keeps every distance in pixels, as for isotropic voxels.
+
+    Raises
+    ------
+    ValueError
+        As :func:`spatial_voxel_size`.
+
+    """
+    sizes = spatial_voxel_size(voxel_size, dims)
+    return relative_spacing(sizes) if is_anisotropic(sizes) else None
+
+
+def planned_config(config: UNetConfig, voxel_size: Sequence[float] | None, mode: str = "auto",
+                   ratio: float = ANISOTROPY_RATIO) -> UNetConfig:
+    """The architecture training uses for images of this voxel size.
+
+    ``mode="auto"`` with an anisotropic voxel size gives :func:`config_for_voxel_size`, unless ``config``
+    already sets ``pooling`` or ``kernels`` (the user's choice wins). No voxel size, isotropic voxels or
+    ``mode="isotropic"`` give ``config`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the mode is unknown or the voxel size does not fit the model's spatial axes.
+
+    """
+    if mode not in MODES:
+        raise ValueError(f"anisotropy={mode!r} is unknown: use one of {', '.join(MODES)}")
+    sizes = spatial_voxel_size(voxel_size, config.dims)
+    if mode == "isotropic" or not is_anisotropic(sizes) or config.pooling is not None or config.kernels is not None:
+        return config
+    return config_for_voxel_size(config, sizes, ratio)

@@ -186,3 +186,53 @@ def test_property_default_augment_shapes_and_values(spatial, channels, seed):
     assert out_labels.shape == labels.shape and out_labels.dtype == labels.dtype
     assert set(np.unique(out_labels)) <= set(np.unique(labels))
     assert set(np.unique(out_weights)) <= set(np.unique(weights))
+
+
+def z_index_volume(shape):
+    return np.broadcast_to(np.arange(shape[0], dtype=np.int32)[:, None, None], shape).copy()
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_anisotropic_elastic_never_moves_a_voxel_between_planes(order):
+    shape = (8, 40, 40)
+    planes = z_index_volume(shape)
+    image = np.random.default_rng(20).random((1, *shape), dtype=np.float32) + planes
+    config = AugmentationConfig(flips=False, elastic_probability=1.0, intensity=False, elastic_order=order,
+                                elastic_sigma=6.0)
+    rng = np.random.default_rng(21)
+    for _ in range(3):
+        out_image, out_labels, _ = augment(image, planes, None, rng, config, spacing=(3.0, 1.0, 1.0))
+        assert np.array_equal(out_labels, planes)  # every voxel keeps its plane
+        assert np.all(np.floor(out_image[0] + 1e-4) >= planes - (order == 3))  # resampled within its plane
+        assert not np.allclose(out_image, image)  # but the planes are deformed
+    # the same draws without spacing move voxels across planes
+    out_image, out_labels, _ = augment(image, planes, None, np.random.default_rng(21), config)
+    assert not np.array_equal(out_labels, planes)
+
+
+def test_isotropic_spacing_changes_nothing():
+    shape = (6, 20, 20)
+    labels = label_patch(shape, seed=24)
+    image = np.random.default_rng(25).random((1, *shape), dtype=np.float32)
+    config = AugmentationConfig(elastic_probability=1.0)
+    plain = augment(image, labels, None, np.random.default_rng(26), config)
+    spaced = augment(image, labels, None, np.random.default_rng(26), config, spacing=(0.4, 0.4, 0.4))
+    assert all(np.array_equal(a, b) for a, b in zip(plain[:2], spaced[:2]))
+
+
+def test_no_90_degree_rotation_when_y_and_x_pixels_differ():
+    labels = np.arange(16, dtype=np.int32).reshape(4, 4)
+    image = labels[None].astype(np.float32)
+    rng = np.random.default_rng(27)
+    seen = {augment(image, labels, None, rng, GEOMETRY_ONLY, spacing=(1.0, 2.0))[1].tobytes() for _ in range(100)}
+    assert len(seen) == 4  # flips only: the axes keep their pixel sizes
+    seen = {augment(image, labels, None, rng, GEOMETRY_ONLY, spacing=(2.0, 2.0))[1].tobytes() for _ in range(200)}
+    assert len(seen) == 8
+
+
+def test_bad_spacing_and_axis_scale():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"spacing=\(1.0, 1.0\) is invalid: give one voxel size per spatial axis"):
+        augment(np.zeros((1, 4, 8, 8), np.float32), None, None, rng, spacing=(1.0, 1.0))
+    with pytest.raises(ValueError, match="axis_scale"):
+        elastic_deform(np.zeros((1, 8, 8), np.float32), None, None, rng, axis_scale=(1.0, -1.0))

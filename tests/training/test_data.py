@@ -13,6 +13,7 @@ from napari_tiled_unet.training.data import (
     validation_block,
 )
 from napari_tiled_unet.training.labels import IGNORE
+from napari_tiled_unet.training.targets import border_weight_map, centre_distance
 
 NO_AUG = AugmentationConfig(flips=False, elastic=False, intensity=False)
 NORM = PercentileNormalization()
@@ -139,3 +140,60 @@ def test_every_epoch_scores_at_most_a_budget_of_held_back_pixels():
     budget = sum(item.val_targets.size for item in every) // 3
     subset = validation_items(data, budget)
     assert 1 <= len(subset) <= 4 and subset[0] is every[0] and subset[-1] is every[-1]
+
+
+def nuclei_3d(shape=(12, 40, 40)):
+    labels = np.zeros(shape, np.int32)
+    labels[2:7, 5:20, 5:20] = 1
+    labels[2:7, 5:20, 20:35] = 2
+    labels[7:11, 22:36, 8:24] = 3
+    image = (labels > 0) * 200.0 + np.random.default_rng(0).normal(10, 5, shape)
+    return image.astype(np.float32), labels
+
+
+def test_anisotropic_voxels_make_the_instance_targets_physical():
+    image, labels = nuclei_3d()
+    config = TrainingConfig.defaults(3, task="instances", val_fraction=0.0, voxel_size=(1.5, 0.5, 0.5))
+    data = prepare_training_data(image, labels, config)
+    assert data.spacing == (3.0, 1.0, 1.0)
+    item = data.images[0]
+    np.testing.assert_array_equal(item.distance, centre_distance(labels, sampling=(3.0, 1.0, 1.0)))
+    expected = border_weight_map(labels, w0=config.border_weight, sigma=config.border_sigma, sampling=(3.0, 1.0, 1.0))
+    np.testing.assert_array_equal(item.weights, expected)
+
+
+@pytest.mark.parametrize("voxel", [None, (0.5, 0.5, 0.5), (0.501, 0.5, 0.5)])
+def test_isotropic_or_unknown_voxels_keep_the_targets_in_pixels(voxel):
+    image, labels = nuclei_3d()
+    config = TrainingConfig.defaults(3, task="instances", val_fraction=0.0, voxel_size=voxel)
+    data = prepare_training_data(image, labels, config)
+    assert data.spacing is None
+    np.testing.assert_array_equal(data.images[0].distance, centre_distance(labels))
+
+
+def test_a_2d_model_on_a_stack_measures_in_its_planes():
+    image, labels = nuclei_3d()
+    config = TrainingConfig(task="instances", val_fraction=0.0, voxel_size=(1.5, 0.5, 0.5))
+    assert prepare_training_data(image, labels, config).spacing is None  # the planes have square pixels
+    config = TrainingConfig.defaults(3, task="instances", voxel_size=(0.5, 0.5))
+    with pytest.raises(ValueError, match="has 2 sizes but the model is 3D"):
+        prepare_training_data(image, labels, config)
+
+
+def test_the_sampler_augments_in_plane_for_anisotropic_voxels():
+    shape = (12, 40, 40)
+    planes = np.broadcast_to(np.arange(shape[0])[:, None, None], shape)
+    labels = (planes % 3 + 1).astype(np.int32)  # semantic classes by plane: any mixing of planes shows
+    config = TrainingConfig.defaults(3, val_fraction=0.0, voxel_size=(1.5, 0.5, 0.5))
+    data = prepare_training_data(planes.astype(np.float32), labels, config)
+    unet = UNetConfig(dims=3, depth=2, wf=1, n_classes=3, pooling=((1, 2, 2),), kernels=((1, 3, 3), (3, 3, 3)))
+    elastic = AugmentationConfig(flips=False, intensity=False, elastic_probability=1.0, elastic_sigma=8.0)
+    sampler = PatchSampler(data, unet, (12, 32, 32), elastic, np.random.default_rng(1), annotated_share=1.0)
+    margins = unet.margins
+    for _ in range(5):
+        image, targets, _ = sampler.sample()
+        classes = np.round(image[0] * (shape[0] - 1))  # the normalised plane index, back in planes
+        inner = classes[tuple(slice(m, m + t) for m, t in zip(margins, targets.shape))]
+        for z in range(targets.shape[0]):
+            assert len(np.unique(targets[z])) == 1  # every output plane comes from one input plane
+            assert len(np.unique(inner[z])) == 1

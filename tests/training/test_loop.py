@@ -1,10 +1,11 @@
+import dataclasses
 import threading
 
 import numpy as np
 import pytest
 import torch
 
-from napari_tiled_unet import UNetConfig, load_model
+from napari_tiled_unet import UNetConfig, load_model, save_model
 from napari_tiled_unet.inference import predict_image
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
@@ -175,6 +176,55 @@ def test_3d_training_runs():
     assert axes == "ZYX" and instances.shape == labels.shape
 
 
+def anisotropic_stack(seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((10, 48, 48), np.int32)
+    labels[2:7, 8:22, 8:22] = 1
+    labels[3:8, 24:38, 20:34] = 2
+    image = (labels > 0) * 100.0 + rng.normal(0, 5, labels.shape)
+    return image, labels
+
+
+def test_anisotropic_voxels_plan_the_3d_net_and_its_patches(tmp_path):
+    image, labels = anisotropic_stack()
+    config = tiny_config(task="instances", unet=UNetConfig(depth=2, wf=1, dims=3), patch_size=36, epochs=1,
+                         voxel_size=(1.5, 0.5, 0.5))
+    net = train(image, labels, config)
+    assert net.config.pooling == ((1, 2, 2),) and net.config.kernels == ((1, 3, 3), (3, 3, 3))
+    summary = net.metadata["training"]
+    patch = summary["patch_shape"]
+    assert patch[0] < patch[1] and net.config.is_valid_shape(patch)  # fewer planes, more pixels per plane
+    assert summary["config"]["anisotropy"] == "auto" and summary["config"]["unet"]["pooling"] == [[1, 2, 2]]
+    assert net.metadata["voxel_size"] == [1.5, 0.5, 0.5]
+    path = tmp_path / "aniso.safetensors"
+    save_model(net, path)
+    loaded = load_model(path)
+    assert loaded.config == net.config
+    instances, axes = predict_image(loaded, image, output="instances")
+    assert axes == "ZYX" and instances.shape == labels.shape
+
+
+@pytest.mark.parametrize("changes", [{"anisotropy": "isotropic"}, {"voxel_size": (0.5, 0.5, 0.5)}, {"voxel_size": None},
+                                     {"unet": UNetConfig(depth=2, wf=1, dims=3, pooling=((2, 2, 2),),
+                                                         kernels=((1, 3, 3), (3, 3, 3)))}])
+def test_no_plan_without_anisotropic_voxels_or_against_the_users_choice(changes):
+    image, labels = anisotropic_stack()
+    base = dict(task="instances", unet=UNetConfig(depth=2, wf=1, dims=3), patch_size=36, epochs=1, steps_per_epoch=1,
+                voxel_size=(1.5, 0.5, 0.5))
+    config = tiny_config(**{**base, **changes})
+    net = train(image, labels, config)
+    expected = dataclasses.replace(config.unet, in_channels=1, n_classes=4)
+    assert net.config == expected
+
+
+def test_a_2d_voxel_size_for_a_3d_model_fails_before_training():
+    image, labels = anisotropic_stack()
+    config = tiny_config(task="instances", unet=UNetConfig(depth=2, wf=1, dims=3), patch_size=36,
+                         voxel_size=(0.5, 0.5))
+    with pytest.raises(ValueError, match=r"voxel_size=\(0.5, 0.5\) has 2 sizes but the model is 3D"):
+        train(image, labels, config)
+
+
 def test_learning_rate_schedule():
     assert learning_rate_factor(0.0, "cosine") == pytest.approx(0.1)
     assert learning_rate_factor(0.05, "cosine") == pytest.approx(1.0)
@@ -185,9 +235,13 @@ def test_learning_rate_schedule():
 def test_training_config_validation_and_round_trip():
     config = TrainingConfig(task="instances", epochs=3)
     assert TrainingConfig.from_dict(config.to_dict()) == config
+    aniso = TrainingConfig(voxel_size=(1.5, 0.5, 0.5), anisotropy="isotropic")
+    assert TrainingConfig.from_dict(aniso.to_dict()) == aniso
+    assert TrainingConfig().anisotropy == "auto"
     for bad, needle in [(dict(task="x"), "task"), (dict(epochs=None, time_limit=None), "set epochs"),
                         (dict(val_fraction=0.9), "val_fraction"),
                         (dict(task="instances", sparse_background="x"), "sparse_background"),
-                        (dict(device="tpu"), "device"), (dict(batch_size=0), "batch_size")]:
+                        (dict(device="tpu"), "device"), (dict(batch_size=0), "batch_size"),
+                        (dict(anisotropy="per-axis"), "anisotropy='per-axis' is unknown: use one of auto, isotropic")]:
         with pytest.raises(ValueError, match=needle):
             TrainingConfig(**bad)

@@ -7,7 +7,12 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage.segmentation import find_boundaries
 
-from napari_tiled_unet.training.targets import border_weight_map, instance_targets, semantic_from_instances
+from napari_tiled_unet.training.targets import (
+    border_weight_map,
+    centre_distance,
+    instance_targets,
+    semantic_from_instances,
+)
 
 
 def two_touching_squares() -> np.ndarray:
@@ -158,3 +163,45 @@ def test_centre_distance_is_one_at_every_centre_and_dips_where_objects_touch():
     big = np.zeros((60, 60), np.int32)
     big[5:55, 5:55] = 1
     assert centre_distance(big).max() == pytest.approx(1.0), "normalised per object, whatever its size"
+
+
+def test_weight_map_distances_are_physical_with_a_voxel_size():
+    # the middle of a one-plane gap at a Z step of 3 pixels is 3 pixels from both slabs, as the middle of a
+    # 5-pixel gap in X is
+    along_z = np.zeros((9, 12, 12), np.int32)
+    along_z[:4], along_z[5:] = 1, 2
+    along_x = np.zeros((12, 12, 29), np.int32)
+    along_x[:, :, :12], along_x[:, :, 17:] = 1, 2
+    z_weights = border_weight_map(along_z, sigma=4.0, class_balance=False, sampling=(3.0, 1.0, 1.0))
+    x_weights = border_weight_map(along_x, sigma=4.0, class_balance=False)
+    assert z_weights[4, 6, 6] == pytest.approx(x_weights[6, 6, 14], rel=1e-5)
+    in_pixels = border_weight_map(along_z, sigma=4.0, class_balance=False)
+    assert in_pixels[4, 6, 6] > z_weights[4, 6, 6]  # counted in planes the gap looks three times narrower
+    same = border_weight_map(along_z, sigma=4.0, class_balance=False, sampling=(1.0, 1.0, 1.0))
+    np.testing.assert_array_equal(same, in_pixels)
+
+
+def test_weight_map_reaches_as_far_in_z_as_in_the_plane():
+    instances = np.zeros((30, 40, 40), np.int32)
+    instances[12:18, 15:25, 15:25] = 1
+    instances[12:18, 15:25, 26:36] = 2
+    weights = border_weight_map(instances, sigma=3.0, class_balance=False, sampling=(3.0, 1.0, 1.0))
+    brute = border_weight_map(instances, sigma=3.0, class_balance=False, sampling=(3.0, 1.0, 1.0), truncate=50.0)
+    np.testing.assert_allclose(weights, brute, atol=10 * np.exp(-8) + 1e-6)
+
+
+def test_centre_distance_is_physical_with_a_voxel_size():
+    box = np.zeros((7, 21, 21), np.int32)
+    box[1:6, 2:19, 2:19] = 1  # the centre is 3 planes of 3 pixels from the outside, and 9 pixels in Y and X
+    distance = centre_distance(box, sampling=(3.0, 1.0, 1.0))
+    centre = distance[3, 10, 10]
+    assert centre == 1.0
+    # one plane off the centre falls as much as three pixels off it in the plane
+    assert distance[2, 10, 10] == pytest.approx(distance[3, 10, 7], abs=1e-6)
+
+
+def test_bad_sampling():
+    with pytest.raises(ValueError, match=r"sampling=.* is invalid: give one positive size per axis"):
+        border_weight_map(np.ones((4, 4, 4), np.int32), sampling=(1.0, 1.0))
+    with pytest.raises(ValueError, match="sampling"):
+        border_weight_map(np.ones((4, 4), np.int32), sampling=(0.0, 1.0))

@@ -9,6 +9,14 @@ an exact permutation), so the label values after augmentation are a subset of th
 Because a valid-padding U-Net predicts only the centre of its input, :func:`augment` and
 :func:`elastic_deform` accept ``out_slices``: the labels and weights are given at the full input size (so that
 the deformation can pull values from the margin) but are resampled and returned only inside ``out_slices``.
+
+Anisotropic voxels (``spacing``, the voxel size per axis): flips and rotations never swap two axes of different
+sizes (the 90-degree rotations of the YX plane need Y and X alike; flips are always fine), and the elastic
+displacements are physical (:func:`elastic_axis_scale`): an axis at least twice as coarse as the finest (the
+Z step of most confocal stacks, which the per-axis U-Net treats plane by plane too) is not displaced at all,
+so the deformation stays within the planes and never interpolates between them, as nnU-Net's in-plane
+augmentation of anisotropic data does; the other axes are displaced by the same physical distance.
+Isotropic voxels or no spacing keep the augmentation unchanged.
 """
 
 from __future__ import annotations
@@ -17,16 +25,30 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from napari_tiled_unet.checks import check_int
 from napari_tiled_unet.checks import is_number as _is_number
+from napari_tiled_unet.training.elastic import (
+    check_out_slices,
+    check_patch,
+    displacement_field,
+    elastic_axis_scale,
+    elastic_deform,
+)
 
-Slices = tuple[slice, ...]
+__all__ = [
+    "AugmentationConfig",
+    "augment",
+    "displacement_field",
+    "elastic_axis_scale",
+    "elastic_deform",
+    "random_flip",
+    "random_gamma",
+    "random_intensity",
+]
 _RANGES = {
     "gamma_range": (1e-6, math.inf),
     "contrast_range": (0.0, math.inf),
@@ -142,38 +164,6 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float]) -> tuple[fl
     return (float(value[0]), float(value[1]))
 
 
-# ---------------------------------------------------------------------- input checks
-def _check_patch(image: np.ndarray, labels: np.ndarray | None, weights: np.ndarray | None) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim not in (3, 4):
-        shape = getattr(image, "shape", None)
-        raise ValueError(f"image patch of shape {shape} is invalid: use (C, Y, X) or (C, Z, Y, X)")
-    for name, array in (("labels", labels), ("weights", weights)):
-        shape = getattr(array, "shape", None)
-        fits = shape is not None and (shape == image.shape[1:] or (name == "weights" and shape[1:] == image.shape[1:]
-                                                                   and len(shape) == image.ndim))
-        if array is not None and (not isinstance(array, np.ndarray) or not fits):
-            raise ValueError(
-                f"{name} patch of shape {shape} is invalid: use the image's spatial shape {image.shape[1:]}"
-                + (" (or K maps of it)" if name == "weights" else "")
-            )
-
-
-def _check_out_slices(out_slices: Sequence[slice] | None, shape: tuple[int, ...]) -> Slices | None:
-    if out_slices is None:
-        return None
-    if not isinstance(out_slices, Sequence) or len(out_slices) != len(shape):
-        raise ValueError(f"out_slices={out_slices!r} is invalid: use one slice per spatial axis of {shape}")
-    checked = []
-    for s, size in zip(out_slices, shape, strict=True):
-        if not isinstance(s, slice) or s.step not in (None, 1):
-            raise ValueError(f"out_slices={out_slices!r} is invalid: use plain slices with step 1")
-        start, stop, _ = s.indices(size)
-        if stop <= start:
-            raise ValueError(f"out_slices={out_slices!r} select nothing in {shape}: use a non-empty region")
-        checked.append(slice(start, stop))
-    return tuple(checked)
-
-
 # ---------------------------------------------------------------------- flips
 def random_flip(
     image: np.ndarray,
@@ -181,13 +171,15 @@ def random_flip(
     weights: np.ndarray | None,
     rng: np.random.Generator,
     flip_z: bool = True,
+    rotate: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Apply the same random dihedral transform of the YX plane (and Z flip in 3D) to all arrays.
 
-    Returns views (no copy). When Y != X only the 4 shape-preserving transforms are drawn.
+    Returns views (no copy). When Y != X in size, or ``rotate`` is False (pixels of different height and
+    width), only the 4 transforms that keep the axes in place are drawn.
     """
-    _check_patch(image, labels, weights)
-    square = image.shape[-1] == image.shape[-2]
+    check_patch(image, labels, weights)
+    square = image.shape[-1] == image.shape[-2] and rotate
     k = int(rng.integers(4)) if square else 2 * int(rng.integers(2))
     flip_x = bool(rng.integers(2))
     flip_zaxis = flip_z and image.ndim == 4 and bool(rng.integers(2))
@@ -205,142 +197,12 @@ def random_flip(
     return transform(image), transform(labels), transform(weights)
 
 
-# ---------------------------------------------------------------------- elastic deformation
-@lru_cache(maxsize=64)
-def _upsampling_matrix(size: int, grid: int) -> np.ndarray:
-    """Matrix (size, grid) that cubic-spline upsamples ``grid`` control values to ``size`` samples.
-
-    Column j is ``ndi.zoom`` of the j-th unit vector, so applying it along every axis equals ``ndi.zoom`` of
-    the coarse grid with order 3 (spline interpolation is separable) but costs only a few small matmuls.
-    """
-    matrix = np.empty((size, grid), dtype=np.float64)
-    for j, unit in enumerate(np.eye(grid)):
-        matrix[:, j] = ndi.zoom(unit, size / grid, order=3, mode="mirror", grid_mode=False)[:size]
-    matrix.setflags(write=False)
-    return matrix
-
-
-def displacement_field(
-    shape: tuple[int, ...], rng: np.random.Generator, sigma: float = 10.0, grid: int = 3
-) -> np.ndarray:
-    """Smooth random displacements ``(ndim, *shape)``: N(0, sigma) on a coarse grid, spline-upsampled."""
-    ndim = len(shape)
-    coarse = rng.normal(0.0, sigma, size=(ndim,) + (grid,) * ndim)
-    field = coarse
-    for axis, size in enumerate(shape):
-        # contract the grid axis (axis + 1 of ``field``) with the upsampling matrix, keeping the axis order
-        field = np.moveaxis(
-            np.tensordot(_upsampling_matrix(size, grid), field, axes=(1, axis + 1)), 0, axis + 1
-        )
-    return field
-
-
-def _deformed_coordinates(field: np.ndarray) -> np.ndarray:
-    coords = field.copy()
-    for axis, size in enumerate(field.shape[1:]):
-        shape = [1] * (field.ndim - 1)
-        shape[axis] = size
-        coords[axis] += np.arange(size, dtype=np.float64).reshape(shape)
-    return coords
-
-
-def _mirror(index: np.ndarray, size: int) -> np.ndarray:
-    """Map integer indices into ``[0, size)`` by mirroring about the edge pixels (d c b | a b c d | c b)."""
-    if size == 1:
-        return np.zeros_like(index)
-    period = 2 * (size - 1)
-    index = np.abs(index) % period
-    return np.where(index >= size, period - index, index)
-
-
-def _nearest_flat_index(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Flat indices into an array of ``shape`` of the nearest pixels to ``coords``, mirrored at the edges.
-
-    Equals ``ndi.map_coordinates(..., order=0, mode="mirror")`` but the index is computed once for labels and
-    weights, and the mirroring goes through a small lookup table, which is several times faster.
-    """
-    flat = np.zeros(coords.shape[1:], dtype=np.intp)
-    stride = 1
-    for axis in range(len(shape) - 1, -1, -1):
-        c = coords[axis]
-        low = math.floor(float(c.min()) + 0.5)
-        high = math.floor(float(c.max()) + 0.5)
-        table = _mirror(np.arange(low, high + 1), shape[axis]) * stride
-        flat += np.take(table, (c + (0.5 - low)).astype(np.intp))  # c + 0.5 - low >= 0: truncation is floor
-        stride *= shape[axis]
-    return flat
-
-
-def _take(array: np.ndarray | None, flat_index: np.ndarray, spatial_ndim: int) -> np.ndarray | None:
-    if array is None:
-        return None
-    if array.ndim == spatial_ndim:
-        return np.take(array.reshape(-1), flat_index)
-    return np.stack([np.take(a.reshape(-1), flat_index) for a in array])
-
-
-def _check_elastic_parameters(sigma: float, grid: int, order: int) -> None:
-    if not _is_number(sigma) or not 0.0 <= sigma < math.inf:
-        raise ValueError(f"sigma={sigma!r} is invalid: use a finite displacement in pixels >= 0")
-    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
-        raise ValueError(f"grid={grid!r} is invalid: use an integer >= 2")
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= 5:
-        raise ValueError(f"order={order!r} is invalid: use a spline order from 0 to 5")
-
-
-def elastic_deform(
-    image: np.ndarray,
-    labels: np.ndarray | None,
-    weights: np.ndarray | None,
-    rng: np.random.Generator,
-    sigma: float = 10.0,
-    grid: int = 3,
-    out_slices: Sequence[slice] | None = None,
-    order: int = 1,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Elastic deformation of the U-Net paper, applied identically to image, labels and weights.
-
-    Random displacements drawn from N(0, sigma) on a ``grid`` x ``grid`` (x ``grid``) coarse grid are
-    upsampled by cubic splines to a smooth per-pixel field; the image is resampled with spline ``order`` and
-    the labels and weights with nearest neighbour, all with mirror boundaries.
-
-    Parameters
-    ----------
-    image : np.ndarray
-        ``(C, *spatial)`` float image patch.
-    labels, weights : np.ndarray or None
-        ``(*spatial)`` arrays at the image's spatial shape.
-    rng : np.random.Generator
-        Source of randomness.
-    sigma : float
-        Displacement standard deviation in pixels at the grid points.
-    grid : int
-        Grid points per axis.
-    out_slices : sequence of slice, optional
-        Region of the (deformed) image to which labels and weights are cropped; only that region is resampled.
-    order : int
-        Spline order for the image (0..5).
-
-    Returns
-    -------
-    tuple
-        ``(image float32 (C, *spatial), labels, weights)``; labels/weights have the shape of ``out_slices``.
-
-    """
-    _check_patch(image, labels, weights)
-    _check_elastic_parameters(sigma, grid, order)
-    spatial = image.shape[1:]
-    region = _check_out_slices(out_slices, spatial)
-    coords = _deformed_coordinates(displacement_field(spatial, rng, sigma, grid))
-    out_image = np.empty(image.shape, dtype=np.float32)
-    for channel in range(image.shape[0]):
-        ndi.map_coordinates(image[channel], coords, output=out_image[channel], order=order, mode="mirror")
-    if region is not None:
-        coords = coords[(slice(None), *region)]
-    if labels is None and weights is None:
-        return out_image, None, None
-    flat_index = _nearest_flat_index(coords, spatial)
-    return out_image, _take(labels, flat_index, len(spatial)), _take(weights, flat_index, len(spatial))
+def _in_plane_rotations(spacing: Sequence[float] | None) -> bool:
+    """True when the last two axes have the same pixel size (within 1%), so 90-degree rotations keep it."""
+    if spacing is None:
+        return True
+    y, x = float(spacing[-2]), float(spacing[-1])
+    return abs(y - x) <= 0.01 * max(y, x)
 
 
 # ---------------------------------------------------------------------- intensity
@@ -392,6 +254,7 @@ def augment(
     rng: np.random.Generator,
     config: AugmentationConfig | None = None,
     out_slices: Sequence[slice] | None = None,
+    spacing: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Augment one training patch; the inputs are not modified.
 
@@ -408,6 +271,9 @@ def augment(
     out_slices : sequence of slice, optional
         Network output region within the input patch: labels and weights are returned cropped to it (after
         the geometric transforms, so they stay aligned with the network output).
+    spacing : sequence of float, optional
+        Voxel size per spatial axis (any unit): rotations only where Y and X are alike, elastic displacements
+        physical and within the planes of a coarse axis (see the module notes). None: pixels are cubes.
 
     Returns
     -------
@@ -418,11 +284,14 @@ def augment(
     config = AugmentationConfig() if config is None else config
     if not isinstance(config, AugmentationConfig):
         raise ValueError(f"config={config!r} is invalid: use an AugmentationConfig")
-    _check_patch(image, labels, weights)
-    region = _check_out_slices(out_slices, image.shape[1:])
+    check_patch(image, labels, weights)
+    region = check_out_slices(out_slices, image.shape[1:])
+    if spacing is not None and len(spacing) != image.ndim - 1:
+        raise ValueError(f"spacing={tuple(spacing)!r} is invalid: give one voxel size per spatial axis of "
+                         f"{image.shape[1:]}")
     original_labels, original_weights = labels, weights
     if config.flips:
-        image, labels, weights = random_flip(image, labels, weights, rng, config.flip_z)
+        image, labels, weights = random_flip(image, labels, weights, rng, config.flip_z, _in_plane_rotations(spacing))
     if config.elastic and config.elastic_sigma > 0 and rng.random() < config.elastic_probability:
         image, labels, weights = elastic_deform(
             image,
@@ -433,6 +302,7 @@ def augment(
             config.elastic_grid,
             region,
             config.elastic_order,
+            elastic_axis_scale(spacing),
         )
     else:
         image = np.array(image, dtype=np.float32, order="C")

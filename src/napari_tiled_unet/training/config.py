@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from napari_tiled_unet.anisotropy import MODES as ANISOTROPY_MODES
 from napari_tiled_unet.checks import check_float as _check_float
 from napari_tiled_unet.checks import check_int as _check_int
 from napari_tiled_unet.config import UNetConfig
@@ -51,7 +52,8 @@ class TrainingConfig:
     unet : UNetConfig
         The architecture; ``in_channels`` and ``n_classes`` are set from the data.
     patch_size : int
-        Wanted input patch edge (rounded to a valid size; the target is the output crop).
+        Wanted input patch edge (rounded to a valid size; the target is the output crop). With anisotropic
+        voxels and ``anisotropy="auto"``, the edge of the cube whose memory the patch may use.
     batch_size : int
         Patches per step.
     learning_rate : float
@@ -104,7 +106,13 @@ class TrainingConfig:
         axis 0 of one layer); stored in the model so that the widgets propose the same channels again.
     voxel_size : tuple of float or None
         Pixel (2D: Y, X) or voxel (3D: Z, Y, X) size of the training images in micrometres, when known;
-        stored in the model.
+        stored in the model. The training targets' distances and the elastic deformation are measured in
+        physical units with it, and flips/rotations never swap axes of different sizes.
+    anisotropy : {"auto", "isotropic"}
+        "auto": for an anisotropic ``voxel_size``, plan per-axis pooling and kernels the way nnU-Net does
+        (:func:`~napari_tiled_unet.anisotropy.planned_config`, unless ``unet`` sets ``pooling`` or ``kernels``)
+        and cut patches of about equal physical edges within the memory of the ``patch_size`` cube
+        (:mod:`~napari_tiled_unet.training.anisotropic_patches`). "isotropic": the classic net on cubes.
     class_names : tuple of (int, str)
         Names of label values, e.g. ``((2, "nucleus"),)``; stored in the model and shown wherever its classes
         are described. Unnamed values are called "background" (the background value), "objects" (the only
@@ -139,6 +147,7 @@ class TrainingConfig:
     mixed_precision: bool = True
     channel_names: tuple[str, ...] = ()
     voxel_size: tuple[float, ...] | None = None
+    anisotropy: str = "auto"
     class_names: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -180,6 +189,8 @@ class TrainingConfig:
         object.__setattr__(self, "class_names", _checked_class_names(self.class_names))
         object.__setattr__(self, "channel_names", _checked_names(self.channel_names))
         object.__setattr__(self, "voxel_size", _checked_voxel_size(self.voxel_size))
+        if self.anisotropy not in ANISOTROPY_MODES:
+            raise ValueError(f"anisotropy={self.anisotropy!r} is unknown: use one of {', '.join(ANISOTROPY_MODES)}")
         if self.device.split(":")[0] not in DEVICE_CHOICES:
             raise ValueError(f"device={self.device!r} is unknown: use one of {', '.join(DEVICE_CHOICES)}")
 

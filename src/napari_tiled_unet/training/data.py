@@ -6,6 +6,10 @@ is stored in the model (:mod:`napari_tiled_unet.normalization`). A block at the 
 axis, holding ``val_fraction`` of its annotated pixels, is held back for validation: its labels never reach
 the loss. Patches are cut with the same mirror extrapolation as prediction, so border patches look like border
 tiles.
+
+With an anisotropic voxel size (``TrainingConfig.voxel_size``) the targets' distances (the centre distance and
+the border weight map, ``border_sigma`` in pixels of the finest axis) are physical, and the patches are
+augmented with it (:func:`~napari_tiled_unet.training.augment.augment`, ``spacing``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_tiled_unet.anisotropy import anisotropic_spacing
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.tile_input import read_tile
@@ -83,13 +88,17 @@ class TrainingImage:
 
 @dataclass
 class TrainingData:
-    """All training images with their label encoding, the normalisation used, and notes for the user."""
+    """All training images with their label encoding, the normalisation used, and notes for the user.
+
+    ``spacing`` is the voxel size in units of its finest axis when it is anisotropic (None: pixel units).
+    """
 
     images: list[TrainingImage]
     encoding: LabelEncoding
     normalization: PercentileNormalization
     in_channels: int
     notes: tuple[str, ...] = ()
+    spacing: tuple[float, ...] | None = None
 
     @property
     def has_validation(self) -> bool:
@@ -178,9 +187,11 @@ def validation_block(annotated: np.ndarray, fraction: float) -> tuple[slice, ...
     return tuple(block)
 
 
-def _weights(objects: np.ndarray, targets: np.ndarray, config: TrainingConfig) -> np.ndarray:
+def _weights(objects: np.ndarray, targets: np.ndarray, config: TrainingConfig,
+             spacing: tuple[float, ...] | None) -> np.ndarray:
     if config.task == "instances":
-        return border_weight_map(objects, w0=config.border_weight, sigma=config.border_sigma, class_balance=True)
+        return border_weight_map(objects, w0=config.border_weight, sigma=config.border_sigma, class_balance=True,
+                                 sampling=spacing)
     # Scribbles are not re-weighted by class: up-weighting the rarer nucleus strokes made predicted objects too
     # large (held-out foreground IoU 0.82 with inverse-frequency weights, 0.85 without, sample data, 120 s)
     return np.ones(targets.shape, dtype=np.float32)
@@ -210,8 +221,10 @@ def prepare_training_data(
     regression = ("centre distance",) if config.task == "instances" and config.instance_head == "distance" else ()
     encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names),
                               regression)
-    prepared = [_prepare_image(i, image, lab, encoding, config) for i, (image, lab) in enumerate(pairs)]
-    return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes))
+    spacing = anisotropic_spacing(config.voxel_size, config.unet.dims)
+    prepared = [_prepare_image(i, image, lab, encoding, config, spacing) for i, (image, lab) in enumerate(pairs)]
+    return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes),
+                        spacing=spacing)
 
 
 def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig) -> tuple[list, str]:
@@ -230,11 +243,11 @@ def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: Trai
 
 
 def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEncoding,
-                   config: TrainingConfig) -> TrainingImage:
+                   config: TrainingConfig, spacing: tuple[float, ...] | None) -> TrainingImage:
     targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
     objects = separate_pieces(instance_ids(lab, config.sparse)) if config.task == "instances" else lab
-    weights = _weights(objects, targets, config)
-    distance = centre_distance(objects) if encoding.regression else None
+    weights = _weights(objects, targets, config, spacing)
+    distance = centre_distance(objects, sampling=spacing) if encoding.regression else None
     annotated = targets != IGNORE
     # instances: hold out a share of the objects (with what is annotated around them), so that the block has
     # objects to score even when most annotated pixels are background strokes
@@ -325,7 +338,8 @@ class PatchSampler:
         maps = item.weights[None] if item.distance is None else np.stack([item.weights, item.distance])
         maps = read_tile(maps, in_start, self.patch)
         out_slices = tuple(slice(m, m + o) for m, o in zip(self.margins, self.output))
-        image, targets, maps = augment(image, targets, maps, self.rng, self.augmentation, out_slices=out_slices)
+        image, targets, maps = augment(image, targets, maps, self.rng, self.augmentation, out_slices=out_slices,
+                                       spacing=self.data.spacing)
         return image, targets, maps
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_tiled_unet.anisotropy import planned_config
 from napari_tiled_unet.cancel import CancelLike, is_cancelled
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.normalization import PercentileNormalization
 from napari_tiled_unet.postprocess import InstanceSettings
+from napari_tiled_unet.training.anisotropic_patches import training_patch_shape
 from napari_tiled_unet.training.config import TrainingConfig
-from napari_tiled_unet.training.data import PatchSampler, TrainingData, patch_shape, prepare_training_data
+from napari_tiled_unet.training.data import PatchSampler, TrainingData, prepare_training_data
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingCallback
 from napari_tiled_unet.training.losses import training_loss
 from napari_tiled_unet.training.selection import ModelSelector, WeightAverage
@@ -151,7 +153,9 @@ def train(
         One label image per image, same spatial shape (see :mod:`napari_tiled_unet.training.labels` for
         the conventions of dense, sparse and instance labels).
     config : TrainingConfig, optional
-        Task, architecture, budget... Defaults to ``TrainingConfig()``.
+        Task, architecture, budget... Defaults to ``TrainingConfig()``. An anisotropic ``voxel_size`` with
+        ``anisotropy="auto"`` (the default) plans per-axis pooling and kernels (unless ``unet`` sets them) and
+        the patches from it; the model keeps both.
     callback : callable, optional
         Receives :class:`StepEvent`, :class:`EpochEvent` and :class:`FinishedEvent` objects.
     cancel : threading.Event-like or callable, optional
@@ -184,6 +188,7 @@ def train(
         raise ValueError(f"{len(config.channel_names)} channel names {list(config.channel_names)} for images with "
                          f"{data.in_channels} channel(s): give one name per channel")
     unet = dataclasses.replace(config.unet, in_channels=data.in_channels, n_classes=data.encoding.n_outputs)
+    unet = planned_config(unet, config.voxel_size, config.anisotropy)  # per-axis pooling for anisotropic voxels
     if init is not None:
         _check_init(init, data, config)
         unet = init.config
@@ -212,7 +217,7 @@ class _Runner:
                  checkpoint: Path | None) -> None:
         self.net, self.data, self.config, self.device = net, data, config, device
         self.callback, self.cancel, self.checkpoint = callback, cancel, checkpoint
-        self.patch = patch_shape(net.config, config.patch_size, [item.spatial_shape for item in data.images])
+        self.patch = training_patch_shape(net.config, config, [item.spatial_shape for item in data.images])
         share = 0.9 if config.sparse else 0.5
         self.sampler = PatchSampler(data, net.config, self.patch, config.augmentation, rng, share)
         self.optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,

@@ -15,6 +15,8 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_tiled_unet.checks import is_number
+
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 
 
@@ -103,27 +105,33 @@ def _class_weights(foreground: np.ndarray, class_balance: bool) -> np.ndarray:
     return weights
 
 
-def _window(box: tuple[slice, ...], radius: int, shape: tuple[int, ...]) -> tuple[slice, ...]:
+def _window(box: tuple[slice, ...], radius: int | tuple[int, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    radii = (radius,) * len(shape) if isinstance(radius, int) else radius
     return tuple(
-        slice(max(s.start - radius, 0), min(s.stop + radius, size))
-        for s, size in zip(box, shape, strict=True)
+        slice(max(s.start - r, 0), min(s.stop + r, size))
+        for s, r, size in zip(box, radii, shape, strict=True)
     )
 
 
-def _two_nearest_distances(instances: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distances to the nearest and second-nearest object: exact within ``radius`` of the object, else inf."""
+def _two_nearest_distances(instances: np.ndarray, radius: int,
+                           sampling: tuple[float, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distances to the nearest and second-nearest object: exact within ``radius`` of the object, else inf.
+
+    With ``sampling`` (the voxel size per axis) distances and ``radius`` are physical.
+    """
     if instances.max() > 4 * 65536:  # sparse huge ids: find_objects would allocate one entry per id
         ids, inverse = np.unique(instances, return_inverse=True)
         instances = inverse.reshape(instances.shape) + int(ids[0] != 0)
     d1 = np.full(instances.shape, np.inf, dtype=np.float32)
     d2 = np.full(instances.shape, np.inf, dtype=np.float32)
+    radii = radius if sampling is None else tuple(max(1, math.ceil(radius / s)) for s in sampling)
     for label, box in enumerate(ndi.find_objects(instances), start=1):
         if box is None:
             continue
-        window = _window(box, radius, instances.shape)
+        window = _window(box, radii, instances.shape)
         outside = instances[window] != label
         # All pixels of the object lie inside the window, so the windowed transform is exact there.
-        distance = ndi.distance_transform_edt(outside).astype(np.float32)
+        distance = ndi.distance_transform_edt(outside, sampling=sampling).astype(np.float32)
         distance[distance > radius] = np.inf
         near, second = d1[window], d2[window]
         np.minimum(second, np.maximum(near, distance), out=second)
@@ -138,6 +146,7 @@ def border_weight_map(
     class_balance: bool = True,
     truncate: float = 4.0,
     inside_objects: bool = True,
+    sampling: tuple[float, ...] | None = None,
 ) -> np.ndarray:
     """Pixel weights of the U-Net paper that emphasise the gaps between close objects.
 
@@ -161,6 +170,10 @@ def border_weight_map(
     truncate : float
         Distances are computed only within ``truncate * sigma`` pixels of each object (the border term there
         is at most ``w0 * exp(-truncate**2 / 2)``, 3e-3 * w0 for the default 4), which keeps this fast.
+    sampling : tuple of float, optional
+        Voxel size per axis in units of ``sigma`` (e.g. ``(3.0, 1.0, 1.0)`` for a Z step of three pixels, with
+        ``sigma`` in pixels): distances are physical, so the weights fall off over the same distance in Z as
+        in the plane. None: every axis in pixels.
 
     Returns
     -------
@@ -183,7 +196,10 @@ def border_weight_map(
     weights = _class_weights(foreground, class_balance)
     if w0 == 0 or not foreground.any():
         return weights
-    d1, d2 = _two_nearest_distances(instances, max(1, math.ceil(truncate * sigma)))
+    if sampling is not None and (len(sampling) != instances.ndim or not all(
+            is_number(v) and math.isfinite(v) and v > 0 for v in sampling)):
+        raise ValueError(f"sampling={sampling!r} is invalid: give one positive size per axis of {instances.shape}")
+    d1, d2 = _two_nearest_distances(instances, max(1, math.ceil(truncate * sigma)), sampling)
     gap = np.isfinite(d2) if inside_objects else ~foreground & np.isfinite(d2)
     total = d1[gap] + d2[gap]
     weights[gap] += np.float32(w0) * np.exp(-(total * total) / np.float32(2.0 * sigma * sigma))
