@@ -122,3 +122,17 @@ def test_saved_config_is_plain_json(tmp_path):
     path = save_training_config(TrainingConfig.defaults(2), tmp_path / "c.json")
     data = json.loads(path.read_text())
     assert data["unet"]["depth"] == TrainingConfig.defaults(2).unet.depth and data["task"] == "semantic"
+
+
+def test_3d_pooling_flags():
+    config = _config("--dims", "3", "--anisotropy", "isotropic")
+    assert config.anisotropy == "isotropic"
+    config = _config("--dims", "3", "--depth", "3", "--pooling", "1x2x2,2x2x2")
+    assert config.unet.pooling == ((1, 2, 2), (2, 2, 2)) and config.unet.depth == 3
+
+
+@pytest.mark.parametrize("plan", ["1x3x2", "axb", ","])
+def test_bad_pooling_plan_exits_2(plan, capsys):
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([*REQUIRED, "--dims", "3", "--pooling", plan])
+    assert stop.value.code == 2 and "is not a pooling plan" in capsys.readouterr().err

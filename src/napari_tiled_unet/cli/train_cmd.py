@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_tiled_unet.anisotropy import MODES as ANISOTROPY_MODES
 from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.calibration import SPATIAL_LETTERS, Calibration, convert_length
 from napari_tiled_unet.cli.image_options import add_image_options, checked_voxel_size, input_calibration, resolve_axes
@@ -60,6 +61,18 @@ def check_labels(pairs: Sequence[TrainingPair], config: TrainingConfig, ignore: 
     errors = [f for f in report.errors if f.code != "empty"]  # nothing painted: training says so itself
     if errors and not ignore:
         raise ValueError(f"{errors[0].message} (or pass --ignore-label-check to train anyway)")
+
+
+def _pooling(text: str) -> tuple[tuple[int, ...], ...]:
+    """``'1x2x2,2x2x2'`` -> ``((1, 2, 2), (2, 2, 2))`` (argparse type of ``--pooling``)."""
+    try:
+        steps = tuple(tuple(int(f) for f in step.lower().split("x")) for step in text.split(",") if step.strip())
+    except ValueError:
+        steps = ()
+    if not steps or any(f not in (1, 2) for step in steps for f in step):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pooling plan: give one ZxYxX of 1s and 2s per level "
+                                         "below the top, e.g. '1x2x2,2x2x2' for depth 3")
+    return steps
 
 
 def _both(name: str, unet: bool = False) -> str:
@@ -115,6 +128,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     arch.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
                       help=_both("batch_norm", unet=True))
     arch.add_argument("--dropout", type=float, default=None, help=_both("dropout", unet=True))
+    arch.add_argument("--anisotropy", choices=ANISOTROPY_MODES, default=None,
+                      help="3D: 'auto' plans the pooling per axis from the voxel size (Z pooled only once its step "
+                      "is at most twice the pixel size), 'isotropic' pools every axis by 2 (default auto)")
+    arch.add_argument("--pooling", type=_pooling, default=None, metavar="ZxYxX,...",
+                      help="3D: pooling factors per level, e.g. '1x2x2,1x2x2,2x2x2' for depth 4 (overrides "
+                      "--anisotropy)")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--patch-size", type=int, default=None, help=f"input patch edge ({_both('patch_size')})")
     opt.add_argument("--batch-size", type=int, default=None, help=f"patches per step ({_both('batch_size')})")
