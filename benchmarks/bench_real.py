@@ -12,6 +12,10 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``maize``: the maize section with a person's scribbles of two tissue types (semantic, sparse).
 - ``bbbc007``: six real nuclei images, 6-9 nuclei painted completely in each: train on 4, score on 2.
 - ``zeroshot``: a model trained on the synthetic generator only, scored on blobs and BBBC007 without seeing them.
+- ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is, on the held-out half of blobs, the six
+  BBBC007 images and the held-out parts of the sample and the stand-in; ``builtin-blobs-a`` and
+  ``builtin-standin-b``: habits (a) and (b) fine-tuned from it for the same budget (compare with ``blobs-a`` and
+  ``standin-b``, trained from scratch).
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
 training steps and seconds. Sparse instances (habits b and d, BBBC007) train with
@@ -39,7 +43,9 @@ import torch
 from annotation_habits import HABITS, check_annotation, overlay, simulate
 from real_data import annotated_images, bbbc007, maize
 
+from napari_tiled_unet.builtin_models import builtin_model_names, resolve_model
 from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.synthetic import StyleRanges
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.loop import train
@@ -63,9 +69,9 @@ def config_for(habit: str, time_limit: float, seed: int) -> TrainingConfig:
     return TrainingConfig(task=task, sparse=sparse, time_limit=time_limit, seed=seed)
 
 
-def trained(images, labels, config: TrainingConfig) -> tuple[object, Result]:
+def trained(images, labels, config: TrainingConfig, init: str | None = None) -> tuple[object, Result]:
     start = time.perf_counter()
-    net = train(images, labels, config)
+    net = train(images, labels, config, init_model=None if init is None else resolve_model(init))
     summary = net.metadata["training"]
     return net, {"steps": summary["steps"], "train_seconds": round(time.perf_counter() - start, 1),
                  "best_epoch": summary["best_epoch"], "epochs": summary["epochs"]}
@@ -87,7 +93,8 @@ def painted_recall(predicted: list[np.ndarray], painted: list[np.ndarray]) -> Re
             "n_pred": int(sum(len(np.unique(p)) - 1 for p in predicted))}
 
 
-def habit_case(name: str, habit: str, overlays: Path | None) -> Callable[[float, int], Result]:
+def habit_case(name: str, habit: str, overlays: Path | None,
+               init: str | None = None) -> Callable[[float, int], Result]:
     def run(time_limit: float, seed: int) -> Result:
         if config_needs_sparse_instances(habit) and (reason := sparse_instances_unsupported()):
             return {"status": "not run", "reason": reason}
@@ -97,7 +104,7 @@ def habit_case(name: str, habit: str, overlays: Path | None) -> Callable[[float,
         facts = check_annotation(habit, annotation, item.train_labels, item.train_region)
         if overlays is not None:
             save_overlay(overlays / f"{name}-{habit}_seed{seed}.png", overlay(item.train_image, annotation, habit))
-        net, run_facts = trained(item.train_image[item.train_slice], annotation[item.train_slice], config)
+        net, run_facts = trained(item.train_image[item.train_slice], annotation[item.train_slice], config, init)
         predicted, _ = predict_image(net, item.test_image, output="instances")
         scores = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])
         return {**scores, **run_facts, **facts, "scored_on": item.description}
@@ -175,12 +182,37 @@ def zeroshot_case(time_limit: float, seed: int) -> Result:
             "bbbc007_all_six": bbbc, "sample_test_f1": instance_scores(on_sample, sample.test_labels)["f1"]}
 
 
+def builtin_zeroshot_case(time_limit: float, seed: int) -> Result:
+    """The shipped nuclei model as it is, on every real image with instance truth (no training)."""
+    if "nuclei" not in builtin_model_names():
+        return {"status": "not run", "reason": "this installation ships no builtin:nuclei model"}
+    net = load_model(resolve_model("builtin:nuclei"))
+    start = time.perf_counter()
+    blobs = annotated_images_cached()["blobs"]
+    held_out, _ = predict_image(net, blobs.test_image, output="instances")
+    scores = instance_scores(held_out[blobs.test_slice], blobs.test_labels[blobs.test_slice])
+    items = bbbc007()
+    bbbc = painted_recall([predict_image(net, img, output="instances")[0] for _, img, _ in items],
+                          [lab for _, _, lab in items])
+    result: Result = {**scores, "scored_on": f"{blobs.description} (no training)", "bbbc007_all_six": bbbc}
+    for name in ("sample", "standin"):
+        item = annotated_images_cached()[name]
+        predicted, _ = predict_image(net, item.test_image, output="instances")
+        result[f"{name}_f1"] = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])["f1"]
+    result["predict_seconds"] = round(time.perf_counter() - start, 1)
+    return result
+
+
 def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, int], Result]]]:
     cases = {f"{name}-{habit}": (f"{name}: {HABITS[habit][0]}", habit_case(name, habit, overlays))
              for name in ("blobs", "sample", "standin") for habit in HABITS}
     cases["maize"] = ("maize: scribbles of two tissue types (semantic, sparse)", maize_case)
     cases["bbbc007"] = ("bbbc007: 6-9 nuclei painted per image, train on 4 images, score on 2", bbbc007_case)
     cases["zeroshot"] = ("synthetic generator only, scored on blobs and BBBC007 unseen", zeroshot_case)
+    cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
+    for name, habit in (("blobs", "a"), ("standin", "b")):
+        cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
+                                            habit_case(name, habit, overlays, init="builtin:nuclei"))
     return cases
 
 

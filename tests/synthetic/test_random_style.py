@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,12 @@ def test_custom_radius_range_is_honoured():
     assert 6.0 <= min(radii) and max(radii) <= 9.0
     with pytest.raises(ValueError, match="ndim"):
         random_style(np.random.default_rng(0), ndim=4)
+
+
+def test_clutter_is_drawn_only_when_asked_and_leaves_the_other_draws_alone():
+    plain = [style_for_seed(seed) for seed in range(40)]
+    assert all(style.clutter == 0.0 for style in plain)
+    busy = [style_for_seed(seed, ranges=StyleRanges(share_clutter=0.5)) for seed in range(40)]
+    assert 5 <= sum(style.clutter > 0 for style in busy) <= 35
+    for a, b in zip(plain, busy, strict=True):
+        assert a == dataclasses.replace(b, clutter=0.0, clutter_grain=a.clutter_grain)

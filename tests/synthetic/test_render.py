@@ -128,3 +128,15 @@ def test_any_size_gives_consistent_output(shape, seed):
     assert image.shape == labels.shape == shape
     ids = np.unique(labels)
     np.testing.assert_array_equal(ids, np.arange(ids.size))
+
+
+def test_clutter_adds_unlabelled_textured_background():
+    quiet = NucleiStyle(radius=9.0, coverage=0.2, photons=3000.0, bits=16, background=0.01)
+    busy = NucleiStyle(**{**quiet.to_dict(), "clutter": 0.15, "clutter_grain": 1.5})
+    plain, labels = render_nuclei((128, 128), quiet, seed=4)
+    cluttered, same_labels = render_nuclei((128, 128), busy, seed=4)
+    np.testing.assert_array_equal(labels, same_labels)  # clutter is never an object
+    outside = ndi.binary_dilation(labels > 0, iterations=3) == 0
+    extra = cluttered[outside].astype(float) - plain[outside].astype(float)
+    assert extra.mean() > 0.02 * quiet.target  # a patchy glow of about 5% of a nucleus on average
+    assert extra.std() > extra.mean()  # patchy and grainy, not a flat offset

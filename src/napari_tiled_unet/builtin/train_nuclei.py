@@ -122,6 +122,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the training set and of the training")
     parser.add_argument("--images", type=int, default=128, help="number of synthetic training images")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--clutter", type=float, default=0.0,
+                        help="share of images with textured unlabelled background (StyleRanges.share_clutter)")
+    parser.add_argument("--init", type=Path, default=None, help="continue from this model file (a second stage)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the training default)")
     args = parser.parse_args(argv)
     if args.minutes is None and args.epochs is None:
         args.minutes = 30.0
@@ -137,21 +141,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_int("--images", args.images, 1, 100_000)
         if not args.out.parent.is_dir():
             raise ValueError(f"cannot write {args.out}: folder {args.out.parent} does not exist; create it first")
+        check_float("--clutter", args.clutter, 0.0, 1.0)
+        if args.init is not None and not args.init.is_file():
+            raise ValueError(f"--init {args.init} does not exist: give the model file of the first stage")
+        changes = {} if args.lr is None else {"learning_rate": args.lr}
         config = builtin_config(seed=args.seed, epochs=args.epochs, device=args.device,
-                                time_limit=None if args.minutes is None else args.minutes * 60.0)
+                                time_limit=None if args.minutes is None else args.minutes * 60.0, **changes)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    ranges = StyleRanges()
+    ranges = StyleRanges(share_clutter=args.clutter)
     start = time.perf_counter()
     images, labels = training_set(args.images, args.seed, ranges)
     print(f"{len(images)} synthetic images ({sum(int(lab.max()) for lab in labels)} nuclei) in "
           f"{time.perf_counter() - start:.1f} s; training", flush=True)
     start = time.perf_counter()
-    net = train(images, labels, config, callback=_log)
+    net = train(images, labels, config, callback=_log, init_model=args.init)
     seconds = time.perf_counter() - start
     summary = net.metadata["training"]
     card = model_card(ranges, args.images, args.seed, config, summary, seconds, images, labels)
+    if args.init is not None:
+        card += (f"\nSecond stage: continued from {args.init.name} (--init), --clutter {args.clutter:g}, "
+                 f"learning rate {config.learning_rate:g}.")
     path = save_model(net, args.out, metadata={"description": card})
     print(f"wrote {path}: {summary['steps']} steps in {seconds:.0f} s\n{card}")
     return 0

@@ -61,4 +61,15 @@ def expose(rng: np.random.Generator, stain: np.ndarray, style: NucleiStyle) -> n
     broad = blur(style.haze * stain + out_of_focus_nuclei(rng, shape, style, sigma), sigma)
     background = style.background * (1.0 + style.background_variation * smooth_noise(
         rng, shape, max(shape[-1] * spacing[-1], shape[-2] * spacing[-2]) / 5.0 / spacing))
-    return (signal + broad + np.clip(background, 0.0, None)) * illumination(rng, shape, style)
+    light = signal + broad + np.clip(background, 0.0, None)
+    if style.clutter > 0:  # drawn only when asked for, so that images without it stay as they were
+        light += clutter(rng, shape, style)
+    return light * illumination(rng, shape, style)
+
+
+def clutter(rng: np.random.Generator, shape: tuple[int, ...], style: NucleiStyle) -> np.ndarray:
+    """Unlabelled textured background: irregular patches (twice the nucleus radius) of grainy light."""
+    spacing = np.asarray(style.spacing)
+    patches = np.clip(smooth_noise(rng, shape, 2.0 * style.radius / spacing), 0.0, None)
+    grain = np.clip(1.0 + 0.7 * smooth_noise(rng, shape, style.clutter_grain / spacing), 0.0, None)
+    return (style.clutter * patches * grain).astype(np.float32)

@@ -45,6 +45,8 @@ class StyleRanges:
         Share of images with a second population of nuclei of another size.
     max_brightness_ratio : float
         Largest ratio between the brightest (mitotic) and the dimmest nuclei of an image.
+    share_clutter : float
+        Share of images with textured, unlabelled background (``NucleiStyle.clutter``).
 
     """
 
@@ -56,6 +58,7 @@ class StyleRanges:
     share_16bit: float = 0.5
     share_mixed_sizes: float = 0.25
     max_brightness_ratio: float = 20.0
+    share_clutter: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low, high in (("radius", 1.5, 200.0), ("coverage", 0.0, 0.9), ("photons", 0.1, 1e6),
@@ -69,6 +72,7 @@ class StyleRanges:
         check_float("share_16bit", self.share_16bit, 0.0, 1.0)
         check_float("share_mixed_sizes", self.share_mixed_sizes, 0.0, 1.0)
         check_float("max_brightness_ratio", self.max_brightness_ratio, 1.0, 1000.0)
+        check_float("share_clutter", self.share_clutter, 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary."""
@@ -204,4 +208,6 @@ def random_style(rng: np.random.Generator, ndim: int = 2, ranges: StyleRanges | 
     values["spacing"] = (rng.uniform(*ranges.z_step), 1.0, 1.0) if ndim == 3 else (1.0, 1.0)
     if ndim == 3:
         values["overlap_glow"] = 0.0  # a voxel holds one nucleus; only projections (2D) add up stain
+    if ranges.share_clutter > 0 and rng.random() < ranges.share_clutter:  # drawn last: other draws unchanged
+        values.update(clutter=rng.uniform(0.03, 0.15), clutter_grain=rng.uniform(0.8, 3.0))
     return NucleiStyle(**values)

@@ -52,6 +52,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "gradient": (0.0, 0.9),
     "vignetting": (0.0, 0.9),
     "out_of_focus": (0.0, 50.0),
+    "clutter": (0.0, 2.0),
+    "clutter_grain": (0.3, 20.0),
     "depth_attenuation": (0.0, 0.9),
     "photons": (0.1, 1e6),
     "read_noise": (0.0, 100.0),
@@ -127,6 +129,10 @@ class NucleiStyle:
         Illumination tilt across the image and the fall-off towards the corners (relative).
     out_of_focus : float
         Number of dim, blurred, unlabelled out-of-focus nuclei per 100 x 100 px.
+    clutter, clutter_grain : float
+        Unlabelled textured background (cytoplasm autofluorescence, debris, compression noise): irregular patches
+        of about twice the nucleus radius whose brightness, relative to a typical nucleus, is ``clutter`` times
+        a rectified unit field, grained at ``clutter_grain`` px. 0: none.
     depth_attenuation : float
         3D only: brightness lost from the first to the last plane.
     photons : float
@@ -182,6 +188,8 @@ class NucleiStyle:
     gradient: float = 0.1
     vignetting: float = 0.2
     out_of_focus: float = 0.3
+    clutter: float = 0.0
+    clutter_grain: float = 1.5
     depth_attenuation: float = 0.2
     photons: float = 300.0
     read_noise: float = 2.0
