@@ -210,3 +210,14 @@ def test_info_json_of_an_isotropic_model_has_per_axis_entries_too(model, capsys)
     geometry = json.loads(capsys.readouterr().out)["geometry"]
     assert geometry["isotropic"] is True and len(geometry["axes"]) == 2
     assert all(a["margin"] == geometry["margin"] and a["pooling"] == [2, 2] for a in geometry["axes"])
+
+
+def test_info_of_the_shipped_model_shows_its_card_and_tuned_objects(capsys):
+    from napari_tiled_unet.builtin_models import builtin_model_names
+
+    if "nuclei" not in builtin_model_names():
+        pytest.skip("no builtin:nuclei in this installation")
+    assert main(["info", "builtin:nuclei"]) == 0
+    out = capsys.readouterr().out
+    assert "predicts objects (one id per object)" in out and "objects: seed_threshold=" in out
+    assert "model card:" in out and "What it scores on real images" in out

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from napari_tiled_unet.builtin_models import resolve_model
+from napari_tiled_unet.builtin_models import BUILTIN_PREFIX, builtin_models, is_builtin_spec, resolve_model
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.model_meta import classes_in_words
 from napari_tiled_unet.per_axis import axis_names
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 
@@ -55,7 +56,19 @@ def describe(path: str) -> dict:
         "parameters": sum(p.numel() for p in net.parameters()),
         "geometry": {**common, "isotropic": cfg.isotropic, "axes": axes},
         "metadata": net.metadata,
+        "classes_in_words": classes_in_words(net),
+        "card": _card(path),
     }
+
+
+def _card(path: str) -> str:
+    """The model card of a built-in model (its sidecar), else the model's own description."""
+    if is_builtin_spec(path):
+        name = str(path)[len(BUILTIN_PREFIX):].strip()
+        for model in builtin_models():
+            if model.name == name:
+                return model.card
+    return ""
 
 
 def _joined(axes: list[dict], key: str, unit: str = "") -> str:
@@ -87,9 +100,15 @@ def run(args: argparse.Namespace) -> int:
         for a in axes:
             print(f"valid input sizes along {a['axis']}: {a['min_input_size']} + k*{a['alignment']} -> e.g. "
                   + ", ".join(f"{i}->{o}" for i, o in zip(a["valid_input_sizes"], a["output_sizes"])))
-    print(f"task: {meta.get('task') or 'none (untrained)'}; classes: {meta.get('class_names') or cfg['n_classes']}")
-    if meta.get("label_values"):
+    print(f"task: {meta.get('task') or 'none (untrained)'}; predicts {info['classes_in_words']}")
+    if meta.get("task") != "instances" and meta.get("label_values"):
         print(f"label values per class: {meta['label_values']}")
+    if meta.get("postprocess"):
+        print("objects: " + ", ".join(f"{k}={v}" for k, v in meta["postprocess"].items())
+              + " (tuned after training; override with --seed-threshold/--foreground-threshold/--min-size)")
+    for key in ("channels", "voxel_size"):
+        if meta.get(key):
+            print(f"{key.replace('_', ' ')}: {meta[key]}")
     print(f"normalization: {meta.get('normalization') or 'none (raw intensities)'}")
     training = dict(meta.get("training") or {})
     settings = training.pop("config", None)
@@ -99,4 +118,7 @@ def run(args: argparse.Namespace) -> int:
         keys = ("task", "sparse", "patch_size", "batch_size", "learning_rate", "epochs", "time_limit", "val_fraction",
                 "loss", "seed")
         print("training settings: " + ", ".join(f"{k}={settings[k]}" for k in keys if k in settings))
+    card = info["card"] or str(meta.get("description") or "").strip()
+    if card:
+        print("\nmodel card:\n" + card)
     return 0
