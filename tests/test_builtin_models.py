@@ -70,3 +70,19 @@ def test_the_package_folder_holds_no_placeholder_models():
         meta = load_model(path).metadata
         assert meta.get("training"), f"{path.name} is not a trained model"
         assert path.with_suffix(".md").is_file() or meta.get("description"), f"{path.name} has no model card"
+
+
+def test_shipped_models_are_small_and_the_nuclei_model_finds_the_sample_nuclei():
+    folder = builtin_models.models_folder()
+    for path in folder.glob("*.safetensors"):
+        assert path.stat().st_size <= 5 * 2**20, f"{path.name} is over 5 MB"
+    if not (folder / "nuclei.safetensors").is_file():
+        pytest.skip("no builtin:nuclei in this installation")
+    from napari_tiled_unet.inference import predict_image
+    from napari_tiled_unet.samples import load_nuclei_2d_test
+    from napari_tiled_unet.training.metrics import match_instances
+
+    test = load_nuclei_2d_test()
+    net = load_model(builtin_models.resolve_model("builtin:nuclei"))
+    predicted, _ = predict_image(net, test["image"], output="instances")
+    assert match_instances(predicted, test["labels"])["f1"] >= 0.9  # 0.97 measured, never trained on it
