@@ -15,7 +15,7 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is, on the held-out half of blobs, the six
   BBBC007 images and the held-out parts of the sample and the stand-in; ``builtin-blobs-a`` and
   ``builtin-standin-b``: habits (a) and (b) fine-tuned from it for the same budget (compare with ``blobs-a`` and
-  ``standin-b``, trained from scratch).
+  ``standin-b``, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it.
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
 training steps and seconds. Sparse instances (habits b and d, BBBC007) train with
@@ -152,7 +152,7 @@ def maize_case(time_limit: float, seed: int) -> Result:
     return {**result, **run_facts}
 
 
-def bbbc007_case(time_limit: float, seed: int) -> Result:
+def bbbc007_case(time_limit: float, seed: int, init: str | None = None) -> Result:
     if reason := sparse_instances_unsupported():
         return {"status": "not run", "reason": reason}
     items = bbbc007()
@@ -160,7 +160,7 @@ def bbbc007_case(time_limit: float, seed: int) -> Result:
     # the files number the painted nuclei 1..N as people do; sparse_background="auto" reads 1 as an object there
     # and infers the background
     config = TrainingConfig(task="instances", sparse=True, sparse_background="auto", time_limit=time_limit, seed=seed)
-    net, run_facts = trained([img for _, img, _ in train_items], [lab for _, _, lab in train_items], config)
+    net, run_facts = trained([img for _, img, _ in train_items], [lab for _, _, lab in train_items], config, init)
     predicted = [predict_image(net, img, output="instances")[0] for _, img, _ in test_items]
     return {**painted_recall(predicted, [lab for _, _, lab in test_items]), **run_facts,
             "scored_on": "painted nuclei of " + ", ".join(name for name, _, _ in test_items)}
@@ -210,6 +210,8 @@ def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, in
     cases["bbbc007"] = ("bbbc007: 6-9 nuclei painted per image, train on 4 images, score on 2", bbbc007_case)
     cases["zeroshot"] = ("synthetic generator only, scored on blobs and BBBC007 unseen", zeroshot_case)
     cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
+    cases["builtin-bbbc007"] = ("bbbc007 as above, fine-tuned from builtin:nuclei",
+                                lambda time_limit, seed: bbbc007_case(time_limit, seed, init="builtin:nuclei"))
     for name, habit in (("blobs", "a"), ("standin", "b")):
         cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
                                             habit_case(name, habit, overlays, init="builtin:nuclei"))

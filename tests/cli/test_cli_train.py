@@ -127,3 +127,17 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(pair, tmp_path):
     net = load_model(out)
     assert net.metadata["training"]["stopped_by"] == "cancelled"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("init, starts", [([], True), (["--init", "none"], False)])
+def test_instances_of_a_one_channel_image_start_from_the_shipped_nuclei_model(pair, tmp_path, capsys, init, starts):
+    from napari_tiled_unet.builtin_models import builtin_model_names
+
+    if "nuclei" not in builtin_model_names():
+        pytest.skip("no builtin:nuclei in this installation")
+    image, labels = pair
+    code, _, err = run(capsys, "train", "--images", image, "--labels", labels, "--out", tmp_path / "m.safetensors",
+                       "--task", "instances", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1",
+                       "--patch-size", "92", *init)
+    assert code == 0, err
+    assert ("starting from builtin:nuclei" in err) is starts

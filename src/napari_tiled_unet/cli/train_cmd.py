@@ -34,6 +34,7 @@ from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEve
 from napari_tiled_unet.training.label_report import inspect_labels
 from napari_tiled_unet.training.loop import TrainingFailed, train
 from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
+from napari_tiled_unet.training.start import proposed_start
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -147,7 +148,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                      help="instances: 'distance' (classes + centre distance, splits touching objects best; default) "
                      "or 'classes' (background/interior/boundary only)")
     opt.add_argument("--init", default=None, metavar="MODEL",
-                     help="continue training from this model file (or builtin:NAME)")
+                     help="continue training from this model file (or builtin:NAME); default: builtin:nuclei for "
+                     "instances of one-channel 2D images with the default architecture, else a new network; "
+                     "'none': always a new network")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -264,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
     if len(args.images) != len(args.labels):
         raise ValueError(f"{len(args.images)} images but {len(args.labels)} label files: give one label file per image")
-    init = resolve_model(args.init) if args.init else None
+    init = resolve_model(args.init) if args.init and args.init.lower() != "none" else None
     inputs = [(p, "training image") for p in args.images] + [(p, "label image") for p in args.labels]
     inputs += [(init, "initial model (--init)")] if init is not None else []
     config_file = resolve_model(args.config) if args.config else None
@@ -290,6 +293,12 @@ def run(args: argparse.Namespace) -> int:
     if args.save_config:
         print(f"wrote {save_training_config(config, args.save_config)} (the settings of this training)",
               file=sys.stderr)
+    if args.init is None and (proposed := proposed_start(config, pairs[0].image.shape[0]
+                                                          if pairs[0].channel_axis is not None else 1)):
+        init = resolve_model(proposed)
+        if not args.quiet:
+            print(f"starting from {proposed}, the shipped model for this kind of data (--init none trains a new "
+                  "network)", file=sys.stderr)
     cancel = threading.Event()
     previous = _install_interrupt(cancel)
     reporter = _Reporter(args.quiet)
