@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from napari_tiled_unet.anisotropy import planned_config
+from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.cancel import CancelLike, is_cancelled
 from napari_tiled_unet.devices import resolve_device
 from napari_tiled_unet.model import UNet
@@ -79,7 +80,7 @@ class _Budget:
 def _resolve_init(init_model: UNet | str | Path | None) -> UNet | None:
     if init_model is None or isinstance(init_model, UNet):
         return init_model
-    return load_model(init_model)
+    return load_model(resolve_model(init_model))  # a path or "builtin:NAME"
 
 
 def _check_init(init: UNet, data: TrainingData, config: TrainingConfig) -> None:
@@ -160,8 +161,9 @@ def train(
         Receives :class:`StepEvent`, :class:`EpochEvent` and :class:`FinishedEvent` objects.
     cancel : threading.Event-like or callable, optional
         Checked before every step; when set, training stops and the best model so far is returned.
-    init_model : UNet, path or None
-        Continue training (fine-tune) from this model; its architecture and normalisation are kept.
+    init_model : UNet, path, "builtin:NAME" or None
+        Continue training (fine-tune) from this model; its architecture and normalisation are kept. For
+        nuclei instances, ``"builtin:nuclei"`` starts far ahead of a new network.
     checkpoint : path, optional
         The best model is written here (atomically) every time it improves, so a crash loses nothing.
 
