@@ -78,10 +78,9 @@ class DataFields(Container):
                                "background")
         self.background = ComboBox(label="background", choices=BACKGROUNDS, value=DEFAULTS.sparse_background,
                                    enabled=False,
-                                   tooltip="sparse instances: 'painted with 1' learns background only where you "
-                                   "painted 1; 'none painted (infer)' reads every value as an object and takes clear "
-                                   "background far from them; 'auto' decides from the labels and adds that clear "
-                                   "background to your strokes")
+                                   tooltip="sparse instances: 'painted with 1' reads 1 as background you painted; "
+                                   "'none painted (infer)' reads every value as an object and takes clear background "
+                                   "far from them; 'auto' decides from the labels")
         self.class_names = LineEdit(label="class names", value="",
                                     tooltip="optional: names of your label values, e.g. '2: nucleus, 3: membrane'; "
                                     "they are stored in the model and shown wherever its classes are listed")
