@@ -102,20 +102,3 @@ def test_the_validation_block_of_sparse_instances_holds_painted_objects():
     config = TrainingConfig(task="instances", sparse=True, sparse_background="painted", val_fraction=0.2)
     item = prepare_training_data(image, labels, config).images[0]
     assert item.val_instances is not None and item.val_instances.max() > 0
-
-
-def test_auto_mode_adds_clear_background_to_painted_strokes_and_painted_mode_keeps_only_the_strokes():
-    image, truth = nuclei()
-    labels = np.zeros_like(truth)
-    labels[np.isin(truth, [1, 3])] = truth[np.isin(truth, [1, 3])] + 1
-    labels[110:113, 5:115] = 1  # background strokes far from the objects
-    labels[5:108, 112:115] = 1
-    strict = prepare_training_data(image, labels, TrainingConfig(task="instances", sparse=True, val_fraction=0.0,
-                                                                 sparse_background="painted")).images[0].targets
-    auto_data = prepare_training_data(image, labels, TrainingConfig(task="instances", sparse=True, val_fraction=0.0))
-    auto = auto_data.images[0].targets
-    assert "plus clear background inferred" in " ".join(auto_data.notes)
-    assert (strict == BACKGROUND).sum() == (labels == 1).sum()
-    assert (auto == BACKGROUND).sum() > 10 * (labels == 1).sum()
-    unpainted = np.isin(truth, [2, 4, 5, 6])
-    assert (auto[unpainted] == IGNORE).all(), "unpainted nuclei stay unannotated"
