@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_meta import class_to_label, n_class_channels
@@ -13,10 +14,15 @@ def label_dtype(max_value: int) -> np.dtype:
     return np.dtype(np.uint8 if max_value < 256 else np.uint16 if max_value < 65536 else np.uint32)
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow warnings for large negative logits (keeps float32)."""
+    return expit(logits)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Softmax over the class axis (axis 0) of float32 logits; sigmoid for a single class."""
     if logits.shape[0] == 1:
-        return 1.0 / (1.0 + np.exp(-logits))
+        return sigmoid(logits)
     shifted = logits - logits.max(axis=0, keepdims=True)
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=0, keepdims=True)
@@ -55,4 +61,4 @@ def activated_outputs(net: UNet, logits: np.ndarray) -> np.ndarray:
     extra = np.asarray(logits[probs.shape[0]:], dtype=np.float32)
     if extra.shape[0] == 0:
         return probs
-    return np.concatenate([probs, 1.0 / (1.0 + np.exp(-extra))]).astype(np.float32, copy=False)
+    return np.concatenate([probs, sigmoid(extra)]).astype(np.float32, copy=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_tiled_unet.class_outputs import label_dtype, labels_of, probabilities_of
+from napari_tiled_unet.class_outputs import label_dtype, labels_of, probabilities_of, sigmoid
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_meta import class_to_label, n_class_channels, regression_channels
 from napari_tiled_unet.postprocess import (
@@ -40,7 +40,7 @@ def instances_of(net: UNet, logits: np.ndarray, settings: InstanceSettings | Non
         probs = probabilities_of(net, logits)
         if DISTANCE_CHANNEL in regression_channels(net):
             index = 3 + regression_channels(net).index(DISTANCE_CHANNEL)
-            distance = 1.0 / (1.0 + np.exp(-logits[index]))
+            distance = sigmoid(logits[index])
             instances = instances_from_distance(probs, distance, settings)
         else:
             instances = instances_from_probabilities(probs, seed_threshold=settings.seed_threshold,

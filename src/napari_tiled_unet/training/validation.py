@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from napari_tiled_unet.class_outputs import softmax
+from napari_tiled_unet.class_outputs import sigmoid, softmax
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.predict import predict_tiled
@@ -98,7 +98,7 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False) -> Va
         ious.append(foreground_iou(classes > 0, targets > 0, ignore=~annotated) * n)
         if task == "instances" and item.val_instances is not None:
             probs = softmax(np.array(logits[:n_classes], copy=True))
-            distance = 1.0 / (1.0 + np.exp(-logits[n_classes])) if logits.shape[0] > n_classes else None
+            distance = sigmoid(logits[n_classes]) if logits.shape[0] > n_classes else None
             blocks.append(InstanceBlock(probs, distance, item.val_instances,
                                         annotated if bool((~annotated).any()) else None))
     total = max(sum(weights), 1.0)
