@@ -11,7 +11,6 @@ proposed).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .model_registry import registry
-from .screenshots import SCREEN, dock_of, grab, settle, start_xvfb, wait
+from .screenshots import SCREEN, dock_of, grab, leave_xvfb, settle, start_xvfb, wait
 
 
 def _docks(viewer: Any) -> tuple[Any, Any]:
@@ -151,12 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         traceback.print_exc()
         code = 1
     finally:
-        if xvfb is not None:  # see screenshots.main: leave at once once the server is stopped
-            sys.stdout.flush()
-            sys.stderr.flush()
-            xvfb.terminate()
-            xvfb.wait(timeout=10)
-            os._exit(code)
+        if xvfb is not None:
+            leave_xvfb(xvfb, code)
     if code:
         sys.exit(code)
 

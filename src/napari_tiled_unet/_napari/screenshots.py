@@ -178,15 +178,22 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     finally:
         if xvfb is not None:
-            # Qt still holds its connection to this server and would use it while Python shuts down (a segfault
-            # once the server is gone): stop the server and leave at once, the files are written and closed
-            sys.stdout.flush()
-            sys.stderr.flush()
-            xvfb.terminate()
-            xvfb.wait(timeout=10)
-            os._exit(code)
+            leave_xvfb(xvfb, code)
     if code:
         sys.exit(code)
+
+
+def leave_xvfb(xvfb: subprocess.Popen, code: int) -> None:
+    """Stop the Xvfb server started for the screenshots and end the process at once with ``code``.
+
+    Qt still holds its connection to this server and would use it while Python shuts down (a segfault once the
+    server is gone), so the process leaves without that shutdown; the files are written and closed by then.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    xvfb.terminate()
+    xvfb.wait(timeout=10)
+    os._exit(code)
 
 
 if __name__ == "__main__":
