@@ -13,9 +13,10 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``bbbc007``: six real nuclei images, 6-9 nuclei painted completely in each: train on 4, score on 2.
 - ``zeroshot``: a model trained on the synthetic generator only, scored on blobs and BBBC007 without seeing them.
 - ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is, on the held-out half of blobs, the six
-  BBBC007 images and the held-out parts of the sample and the stand-in; ``builtin-blobs-a`` and
-  ``builtin-standin-b``: habits (a) and (b) fine-tuned from it for the same budget (compare with ``blobs-a`` and
-  ``standin-b``, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it.
+  BBBC007 images and the held-out parts of the sample and the stand-in; ``builtin-blobs-a``,
+  ``builtin-standin-a`` and ``builtin-standin-b``: habits (a) and (b) fine-tuned from it for the same budget
+  (compare with the cases without the prefix, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case
+  fine-tuned from it.
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
 training steps and seconds. Sparse instances (habits b and d, BBBC007) train with
@@ -212,7 +213,7 @@ def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, in
     cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
     cases["builtin-bbbc007"] = ("bbbc007 as above, fine-tuned from builtin:nuclei",
                                 lambda time_limit, seed: bbbc007_case(time_limit, seed, init="builtin:nuclei"))
-    for name, habit in (("blobs", "a"), ("standin", "b")):
+    for name, habit in (("blobs", "a"), ("standin", "a"), ("standin", "b")):
         cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
                                             habit_case(name, habit, overlays, init="builtin:nuclei"))
     return cases

@@ -39,9 +39,11 @@ def test_no_flags_is_the_2d_default():
 
 def test_flags_set_fields():
     config = _config("--task", "instances", "--depth", "3", "--wf", "2", "--patch-size", "124", "--batch-size", "8",
-                     "--lr", "0.01", "--no-batch-norm", "--seed", "7", "--epochs", "5", "--no-augmentation")
+                     "--lr", "0.01", "--fine-tune-lr", "0.0005", "--no-batch-norm", "--seed", "7", "--epochs", "5",
+                     "--no-augmentation")
     assert config.task == "instances" and config.unet.depth == 3 and config.unet.wf == 2
     assert config.patch_size == 124 and config.batch_size == 8 and config.learning_rate == 0.01
+    assert config.fine_tune_learning_rate == 0.0005
     assert not config.unet.batch_norm and config.seed == 7
     assert config.epochs == 5 and config.time_limit is None  # --epochs alone: no time limit
     assert not (config.augmentation.flips or config.augmentation.elastic or config.augmentation.intensity)

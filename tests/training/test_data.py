@@ -129,19 +129,6 @@ def test_a_stack_is_normalised_with_the_statistics_of_the_whole_stack():
     assert pairs[0][0].max() < 0.2  # the dim plane stays dim
 
 
-def test_every_epoch_scores_at_most_a_budget_of_held_back_pixels():
-    from napari_tiled_unet.training.validation import validation_items
-
-    images = [np.random.default_rng(i).random((60, 60)).astype(np.float32) for i in range(10)]
-    labels = [(img > 0.5).astype(int) for img in images]
-    data = prepare_training_data(images, labels, TrainingConfig(val_fraction=0.2))
-    every = validation_items(data, None)
-    assert len(every) == 10
-    budget = sum(item.val_targets.size for item in every) // 3
-    subset = validation_items(data, budget)
-    assert 1 <= len(subset) <= 4 and subset[0] is every[0] and subset[-1] is every[-1]
-
-
 def nuclei_3d(shape=(12, 40, 40)):
     labels = np.zeros(shape, np.int32)
     labels[2:7, 5:20, 5:20] = 1

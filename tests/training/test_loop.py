@@ -142,8 +142,29 @@ def test_error_during_training_keeps_best_model(tmp_path):
 def test_fine_tuning_continues_from_a_model(tmp_path):
     image, labels = blobs()
     first = train(image, labels, tiny_config(task="instances"))
-    second = train(image, labels, tiny_config(task="instances", epochs=1), init_model=first)
+    events = []
+    config = tiny_config(task="instances", epochs=1, learning_rate=5e-3, fine_tune_learning_rate=4e-4)
+    second = train(image, labels, config, init_model=first, callback=events.append)
     assert second.config == first.config
+    # a model to start from trains at the lower fine-tuning rate; a new network at the learning rate
+    rates = [e.learning_rate for e in events if isinstance(e, StepEvent)]
+    assert 1e-4 < max(rates) <= 4e-4 and second.metadata["training"]["peak_learning_rate"] == 4e-4
+    assert first.metadata["training"]["peak_learning_rate"] == tiny_config().learning_rate
+
+
+def test_fine_tuning_with_few_validation_objects_keeps_the_start_models_settings():
+    image, labels = blobs()
+    first = train(image, labels, tiny_config(task="instances"))
+    start = {"seed_threshold": 0.65, "foreground_threshold": 0.45, "min_size": 7}
+    first.metadata["postprocess"] = dict(start)
+    second = train(image, labels, tiny_config(task="instances", epochs=2), init_model=first)
+    summary = second.metadata["training"]
+    assert 0 < summary["validation_objects"] < 20, "blobs' validation block holds a handful of objects"
+    assert summary["selection"] == "final" and "too few" in summary["selection_reason"]
+    assert summary["best_epoch"] == 2
+    assert second.metadata["postprocess"] == start
+    new = train(image, labels, tiny_config(task="instances", epochs=2))
+    assert new.metadata["postprocess"] != start, "a new network tunes its own settings"
     with pytest.raises(ValueError, match="task"):
         train(image, (labels > 0).astype(int), tiny_config(task="semantic"), init_model=first)
 

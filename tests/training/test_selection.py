@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from napari_tiled_unet.training.selection import ModelSelector, WeightAverage
+from napari_tiled_unet.training.selection import (
+    MIN_VALIDATION_OBJECTS,
+    ModelSelector,
+    WeightAverage,
+    kept_epoch_text,
+    selection_rule,
+)
 
 
 def _state(value):
@@ -38,3 +44,21 @@ def test_weight_average_follows_the_weights_and_copies_integer_buffers():
     state = average.state_dict()
     assert torch.allclose(state["weight"], torch.full((2,), 3.0), atol=1e-3)
     assert int(state["num_batches_tracked"]) == 7
+
+
+def test_too_few_validation_objects_keep_the_final_model():
+    few, enough = MIN_VALIDATION_OBJECTS - 1, MIN_VALIDATION_OBJECTS
+    rule, reason = selection_rule("smoothed", "instances", True, few)
+    assert rule == "final" and f"{few} objects" in reason
+    assert selection_rule("smoothed", "instances", True, enough)[0] == "smoothed"
+    assert selection_rule("best", "semantic", True, 0)[0] == "best"  # semantic scores are pixel scores
+    assert selection_rule("smoothed", "semantic", False, 0) == ("final", "no validation block")
+
+
+def test_kept_epoch_text_says_why_the_final_model_was_kept():
+    reason = "the validation holds 4 objects (fewer than 20): too few to tell epochs apart"
+    configured = {"best_epoch": 7, "selection": "smoothed", "selection_reason": "configured"}
+    assert kept_epoch_text(configured) == "best epoch 7"
+    assert kept_epoch_text({"best_epoch": 9, "selection": "final", "selection_reason": reason}) == (
+        f"final epoch 9 kept ({reason})")
+    assert kept_epoch_text({"best_epoch": 3}) == "best epoch 3"  # models saved before the reason was stored

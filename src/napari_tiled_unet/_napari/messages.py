@@ -35,6 +35,7 @@ TRAIN_FIELDS: dict[str, str] = {
     "patch_size": f"patch size {ADVANCED}",
     "batch_size": f"batch size {ADVANCED}",
     "learning_rate": f"learning rate {ADVANCED}",
+    "fine_tune_learning_rate": f"fine-tuning rate {ADVANCED}",
     "steps_per_epoch": f"steps per epoch {ADVANCED}",
     "seed": f"seed {ADVANCED}",
     "depth": f"depth {ADVANCED}",

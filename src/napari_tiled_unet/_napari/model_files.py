@@ -8,10 +8,10 @@ from typing import Any
 from qtpy.QtWidgets import QFileDialog
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_file import load_model, save_model
+from napari_tiled_unet.model_file import save_model
 
 from .messages import report_info
-from .model_registry import registry
+from .model_registry import load_and_register
 from .qt_parts import set_status
 
 
@@ -44,12 +44,11 @@ class ModelFileActions:
 
     def load_model_from(self, path: str | Path) -> UNet | None:
         """Load a model to continue training it (it is offered to the Predict widget too)."""
-        try:
-            net = load_model(path)
-        except (ValueError, OSError) as err:
-            self._error("load the model", err)
+        loaded = load_and_register(path, self._error)
+        if loaded is None:
             return None
-        self._show_model(net, registry.add_file(path, net))
+        net, name = loaded
+        self._show_model(net, name)
         self.plot.clear()
         set_status(self.status, f"loaded {self.model_name}")
         return net

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from psygnal import Signal
 
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.model_file import load_model
 
 
 @dataclass
@@ -145,3 +147,13 @@ class ModelRegistry:
 
 #: The registry shared by all widgets of this Python session.
 registry = ModelRegistry()
+
+
+def load_and_register(path: str | Path, error: Callable[[str, Exception], None]) -> tuple[UNet, str] | None:
+    """Load a model file and add it to the registry: the net and its name, or None after ``error(action, err)``."""
+    try:
+        net = load_model(path)
+    except (ValueError, OSError) as err:
+        error("load the model", err)
+        return None
+    return net, registry.add_file(path, net)

@@ -14,14 +14,13 @@ from typing import Any
 from qtpy.QtWidgets import QFileDialog
 
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.model_meta import class_names, label_values
 
 from .correction_actions import LastResult
 from .jobs import Outcome, PredictionJob, run_prediction
 from .layer_axes import current_plane, loop_axes, plane_slices
 from .messages import PREDICTION, report_error, report_info
-from .model_registry import registry
+from .model_registry import load_and_register
 from .predict_inputs import NormalizerCache, PredictionInput, linking_in_words
 from .predict_output import Pending, show_result
 from .qt_parts import set_status
@@ -198,12 +197,10 @@ class PredictRunning:
     # ------------------------------------------------------------------ models from files
     def load_model_from(self, path: str | Path) -> UNet | None:
         """Load a model file, offer it in the list and select it; None (with the message shown) if that fails."""
-        try:
-            net = load_model(path)
-        except (ValueError, OSError) as err:
-            self._error("load the model", err)
+        loaded = load_and_register(path, self._error)
+        if loaded is None:
             return None
-        name = registry.add_file(path, net)
+        net, name = loaded
         self.model.value = name
         report_info(f"Loaded model {name}")
         return net

@@ -51,7 +51,12 @@ class AdvancedSettings(Container):
                                   tooltip="patches per training step; lower it when memory runs out")
         self.learning_rate = FloatSpinBox(label="learning rate", value=DEFAULTS.learning_rate, min=0.0001,
                                           max=1.0, step=0.0005,
-                                          tooltip="peak step size of the optimiser; lower it if the loss jumps")
+                                          tooltip="peak step size of the optimiser for a new model; lower it if "
+                                          "the loss jumps")
+        self.fine_tune_learning_rate = FloatSpinBox(
+            label="fine-tuning rate", value=DEFAULTS.fine_tune_learning_rate, min=0.0001, max=1.0, step=0.0005,
+            tooltip="peak step size when training starts from a model (a shipped one, Continue training): lower, "
+            "so that a few annotations refine the model instead of pulling it away")
         self.steps_per_epoch = SpinBox(label="steps per epoch", value=DEFAULTS.steps_per_epoch, min=1,
                                        max=100000, tooltip="training steps between two checks on the held-out "
                                        "annotations")
@@ -72,7 +77,8 @@ class AdvancedSettings(Container):
         self.pooling_plan = Label(value="", tooltip="the pooling per step and the kernels per level (Z×Y×X) the "
                                   "voxel size gives")
         self.extend([self.dims, self.depth, self.wf, self.padding, self.up_mode, self.batch_norm, self.pooling,
-                     self.pooling_plan, self.patch_size, self.batch_size, self.learning_rate, self.steps_per_epoch,
+                     self.pooling_plan, self.patch_size, self.batch_size, self.learning_rate,
+                     self.fine_tune_learning_rate, self.steps_per_epoch,
                      self.val_fraction, self.seed, self.device])
         wrap_text(self.pooling_plan)
         self.voxel_size: tuple[float, ...] | None = None
@@ -131,6 +137,7 @@ class AdvancedSettings(Container):
             "patch_size": int(self.patch_size.value),
             "batch_size": int(self.batch_size.value),
             "learning_rate": float(self.learning_rate.value),
+            "fine_tune_learning_rate": float(self.fine_tune_learning_rate.value),
             "steps_per_epoch": int(self.steps_per_epoch.value),
             "val_fraction": float(self.val_fraction.value),
             "seed": int(self.seed.value),

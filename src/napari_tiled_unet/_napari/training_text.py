@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from napari_tiled_unet.training.events import EpochEvent, StepEvent
+from napari_tiled_unet.training.selection import kept_epoch_text
 
 from .model_text import metrics_in_words
 
@@ -31,5 +32,5 @@ def finished_text(summary: Mapping[str, Any], cancelled: bool, sparse: bool, tas
     scores = metrics_in_words(summary.get("best_metrics") or {}, sparse, task)
     notes = [str(note) for note in summary.get("notes") or []]
     return (f"{'cancelled' if cancelled else 'done'}: {summary.get('steps')} steps, {summary.get('epochs')} "
-            f"epochs, {summary.get('seconds')} s; best epoch {summary.get('best_epoch')}"
+            f"epochs, {summary.get('seconds')} s; {kept_epoch_text(summary)}"
             f"{', ' + scores if scores else ''}" + "".join(f"\nnote: {note}" for note in notes))

@@ -125,7 +125,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clutter", type=float, default=0.0,
                         help="share of images with textured unlabelled background (StyleRanges.share_clutter)")
     parser.add_argument("--init", type=Path, default=None, help="continue from this model file (a second stage)")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the training default)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the training default; "
+                        "with --init the fine-tuning default)")
     args = parser.parse_args(argv)
     if args.minutes is None and args.epochs is None:
         args.minutes = 30.0
@@ -144,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_float("--clutter", args.clutter, 0.0, 1.0)
         if args.init is not None and not args.init.is_file():
             raise ValueError(f"--init {args.init} does not exist: give the model file of the first stage")
-        changes = {} if args.lr is None else {"learning_rate": args.lr}
+        changes = {} if args.lr is None else {"learning_rate": args.lr, "fine_tune_learning_rate": args.lr}
         config = builtin_config(seed=args.seed, epochs=args.epochs, device=args.device,
                                 time_limit=None if args.minutes is None else args.minutes * 60.0, **changes)
     except ValueError as err:
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = model_card(ranges, args.images, args.seed, config, summary, seconds, images, labels)
     if args.init is not None:
         card += (f"\nSecond stage: continued from {args.init.name} (--init), --clutter {args.clutter:g}, "
-                 f"learning rate {config.learning_rate:g}.")
+                 f"learning rate {summary['peak_learning_rate']:g}.")
     path = save_model(net, args.out, metadata={"description": card})
     print(f"wrote {path}: {summary['steps']} steps in {seconds:.0f} s\n{card}")
     return 0

@@ -33,6 +33,7 @@ from napari_tiled_unet.training.config import INSTANCE_HEADS, TASKS, TrainingCon
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingEvent
 from napari_tiled_unet.training.label_report import inspect_labels
 from napari_tiled_unet.training.loop import TrainingFailed, train
+from napari_tiled_unet.training.selection import kept_epoch_text
 from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
 from napari_tiled_unet.training.start import proposed_start
 
@@ -138,7 +139,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--patch-size", type=int, default=None, help=f"input patch edge ({_both('patch_size')})")
     opt.add_argument("--batch-size", type=int, default=None, help=f"patches per step ({_both('batch_size')})")
-    opt.add_argument("--lr", type=float, default=None, help=f"peak learning rate ({_both('learning_rate')})")
+    opt.add_argument("--lr", type=float, default=None,
+                     help=f"peak learning rate of a new network ({_both('learning_rate')})")
+    opt.add_argument("--fine-tune-lr", type=float, default=None,
+                     help=f"peak learning rate when starting from a model, --init ({_both('fine_tune_learning_rate')})")
     opt.add_argument("--val-fraction", type=float, default=None, help=_both("val_fraction"))
     opt.add_argument("--augmentation", action=argparse.BooleanOptionalAction, default=None,
                      help="flips, elastic deformation and intensity changes (default on)")
@@ -321,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
     for note in summary.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     metrics = ", ".join(f"{k}={v}" for k, v in summary["best_metrics"].items()) or "no validation"
-    print(f"saved {out}: best epoch {summary['best_epoch']} of {summary['epochs']} ({metrics}); "
+    print(f"saved {out}: {kept_epoch_text(summary)} of {summary['epochs']} ({metrics}); "
           f"{summary['steps']} steps in {summary['seconds']:.0f} s on {summary['device']}, stopped by "
           f"{summary['stopped_by']}", file=sys.stderr)
     return EXIT_INTERRUPTED if summary["stopped_by"] == "cancelled" else 0

@@ -23,7 +23,8 @@ from napari_tiled_unet.training.config import TrainingConfig
 #: Flags that set a TrainingConfig field directly (flag destination -> field name).
 CONFIG_FLAGS = {"task": "task", "sparse": "sparse", "epochs": "epochs", "time_limit": "time_limit",
                 "steps_per_epoch": "steps_per_epoch", "patch_size": "patch_size", "batch_size": "batch_size",
-                "lr": "learning_rate", "val_fraction": "val_fraction", "seed": "seed", "device": "device",
+                "lr": "learning_rate", "fine_tune_lr": "fine_tune_learning_rate", "val_fraction": "val_fraction",
+                "seed": "seed", "device": "device",
                 "sparse_background": "sparse_background", "instance_head": "instance_head",
                 "class_names": "class_names", "anisotropy": "anisotropy"}
 #: Flags that set a UNetConfig field (flag destination -> field name).

@@ -57,7 +57,12 @@ class TrainingConfig:
     batch_size : int
         Patches per step.
     learning_rate : float
-        Peak learning rate of AdamW.
+        Peak learning rate of AdamW for a new network.
+    fine_tune_learning_rate : float
+        Peak learning rate when training starts from a model (``init_model``: a shipped model, Continue
+        training). Lower than ``learning_rate`` so that a few annotations refine the model instead of pulling it
+        away: stand-in for real nuclei, 12 painted nuclei, 120 s from builtin:nuclei, held-out F1 0.64 at 3e-3,
+        0.86-0.90 at every epoch of a run at 1e-3.
     schedule : {"cosine", "constant"}
         "cosine": short warm-up, then cosine decay to 5% over the time limit or the epochs.
     weight_decay : float
@@ -127,6 +132,7 @@ class TrainingConfig:
     patch_size: int = 220
     batch_size: int = 4
     learning_rate: float = 3e-3
+    fine_tune_learning_rate: float = 1e-3
     schedule: str = "cosine"
     weight_decay: float = 1e-4
     epochs: int | None = None
@@ -172,6 +178,7 @@ class TrainingConfig:
         if self.epochs is None and self.time_limit is None:
             raise ValueError("set epochs or time_limit (or both): training needs a way to stop")
         _check_float("learning_rate", self.learning_rate, 1e-8, 1.0)
+        _check_float("fine_tune_learning_rate", self.fine_tune_learning_rate, 1e-8, 1.0)
         _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
         _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
         _check_float("border_weight", self.border_weight, 0.0, 100.0)

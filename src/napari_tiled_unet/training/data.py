@@ -105,6 +105,12 @@ class TrainingData:
         """True if some image holds a validation block."""
         return any(item.val_slices is not None for item in self.images)
 
+    @property
+    def validation_objects(self) -> int:
+        """Objects (instance ids) held back for validation over all images; 0 for semantic labels."""
+        return sum(int(np.count_nonzero(np.unique(item.val_instances))) for item in self.images
+                   if item.val_instances is not None)
+
 
 def split_channels(image: np.ndarray, labels_shape: tuple[int, ...], index: int) -> np.ndarray:
     """Return the image as ``(C, *spatial)`` given the labels' shape; the channel axis may be first or last."""

@@ -7,6 +7,13 @@ Two tools against "an early lucky epoch wins" (a validation region with few obje
 - :class:`ModelSelector` keeps the model of the epoch with the best score, "best" as scored, "smoothed" by
   the mean of the last few epochs' scores (a single lucky epoch does not win), or simply the "final" one.
   A later model within :data:`SCORE_TOLERANCE` of the best replaces it: it has trained longer.
+
+Instance validation with fewer than :data:`MIN_VALIDATION_OBJECTS` objects cannot tell models apart (one object
+moves F1 by 0.1 or more), so :func:`selection_rule` then keeps the final model of the schedule (the weight
+average at the end of the cosine decay). Measured on a stand-in for real nuclei fine-tuned from builtin:nuclei for
+120 s, scored on the held-out half: 12 painted nuclei (2-4 held back), the smoothed score kept epoch 2 or 7 of 17
+(held-out F1 0.86, 0.64 in two runs) while every later epoch scored 0.87-0.90; dense masks (6 held back) kept
+epoch 1 (validation F1 1.0, held-out 0.85) while epochs 9-17 scored 0.88-0.91.
 """
 
 from __future__ import annotations
@@ -21,6 +28,21 @@ import torch
 SCORE_TOLERANCE = 0.01
 SELECTIONS = ("smoothed", "best", "final")
 SMOOTHING_WINDOW = 3
+MIN_VALIDATION_OBJECTS = 20
+
+
+def selection_rule(rule: str, task: str, has_validation: bool, validation_objects: int) -> tuple[str, str]:
+    """The rule training applies, and why, for the configured ``rule`` and the held-back data.
+
+    Without validation, or for instances with fewer than :data:`MIN_VALIDATION_OBJECTS` held-back objects,
+    the final model; otherwise ``rule``.
+    """
+    if not has_validation:
+        return "final", "no validation block"
+    if task == "instances" and validation_objects < MIN_VALIDATION_OBJECTS:
+        return "final", (f"the validation holds {validation_objects} objects (fewer than "
+                         f"{MIN_VALIDATION_OBJECTS}): too few to tell epochs apart")
+    return rule, "configured"
 
 
 class WeightAverage:
@@ -89,3 +111,12 @@ class ModelSelector:
             self.epoch = epoch
             self.info = dict(info, selection_score=value)
         return keep
+
+
+def kept_epoch_text(summary: dict[str, Any]) -> str:
+    """How a training summary's kept epoch was chosen, in words: "best epoch 7" or "final epoch 17 (why)"."""
+    epoch = summary.get("best_epoch")
+    reason = summary.get("selection_reason")
+    if summary.get("selection") == "final" and reason not in (None, "configured"):
+        return f"final epoch {epoch} kept ({reason})"
+    return f"best epoch {epoch}"
