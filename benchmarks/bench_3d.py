@@ -11,7 +11,11 @@ second plane removed (4x, nuclei about 5 planes tall), the script trains on one 
   the same patch memory (the activations a step keeps, estimated per patch and printed as a share of the
   default cube's);
 - ``2d``: a 2D model (``TrainingConfig.defaults(2)``) trained on the planes of the training stack, predicted
-  plane by plane and linked across planes at several stitch thresholds (0 = not linked).
+  plane by plane and linked across planes at several stitch thresholds (0 = not linked);
+- ``builtin``: ``auto`` fine-tuned from the shipped ``builtin:nuclei3d`` (trained on another generator's
+  stacks, :mod:`napari_tiled_unet.synthetic`) for the same time, as ``train`` does by default for 3D nuclei;
+  ``builtin-zeroshot``: that model as it is, no training; ``2d-builtin``: ``2d`` fine-tuned from
+  ``builtin:nuclei``, as ``train`` does by default for the planes of a stack.
 
 Scores: 3D instance F1 at IoU 0.5 and the mean over IoU 0.5:0.05:0.95 of TP / (TP + FP + FN) ("mAP", the Data
 Science Bowl / StarDist average precision), plus the training steps and patch shape. ``speed`` times the 3D
@@ -19,7 +23,7 @@ tiled prediction (the automatic tile) against one pass over the whole volume, in
 agree. Timings of a loaded machine are noisy; compare within one run.
 
 Usage: ``python benchmarks/bench_3d.py [--time-limit 120 | --epochs 9] [--patch-size 92] [--only 2:1 3:1 half-z
-speed] [--variants isotropic auto 2d] [--json results.json]``
+speed] [--variants isotropic auto 2d 2d-builtin builtin builtin-zeroshot] [--json results.json]``
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from skimage.segmentation import relabel_sequential
 
 from napari_tiled_unet import UNet, predict_tiled
 from napari_tiled_unet.anisotropy import planned_config
+from napari_tiled_unet.builtin_models import builtin_model_names, resolve_model
 from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.stitching import link_planes
 from napari_tiled_unet.tile_engine import plan_tiles
 from napari_tiled_unet.tiling import smallest_tile_for_step
@@ -52,6 +58,8 @@ PIXEL_UM = 0.5
 CASES = {"2:1": ((2.0, 1.0, 1.0), (44, 176, 176)), "3:1": ((3.0, 1.0, 1.0), (40, 192, 192))}
 TRAIN_SEED, TEST_SEED = 11, 12
 STITCH_THRESHOLDS = (0.0, 0.1, 0.25, 0.4, 0.55)
+BUILTIN_3D = "builtin:nuclei3d"
+BUILTIN_2D = "builtin:nuclei"
 IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 
 
@@ -94,13 +102,13 @@ def budget(args: argparse.Namespace) -> dict:
     return {"time_limit": args.time_limit}
 
 
-def run_3d(train_pair, test_pair, voxel, anisotropy: str, args: argparse.Namespace) -> dict:
-    """Train a 3D model and score it on the test stack."""
+def run_3d(train_pair, test_pair, voxel, anisotropy: str, args: argparse.Namespace, init: str | None = None) -> dict:
+    """Train a 3D model (from a new network, or fine-tuned from ``init``) and score it on the test stack."""
     changes = {"patch_size": args.patch_size} if args.patch_size else {}
     config = TrainingConfig.defaults(3, task="instances", voxel_size=voxel, anisotropy=anisotropy, device="cpu",
                                      **budget(args), **changes)
     start = time.perf_counter()
-    net = train(train_pair[0], train_pair[1], config)
+    net = train(train_pair[0], train_pair[1], config, init_model=None if init is None else resolve_model(init))
     result = training_summary(net, time.perf_counter() - start)
     start = time.perf_counter()
     predicted, _ = predict_image(net, test_pair[0], output="instances")
@@ -109,11 +117,20 @@ def run_3d(train_pair, test_pair, voxel, anisotropy: str, args: argparse.Namespa
     return result
 
 
-def run_2d(train_pair, test_pair, voxel, args: argparse.Namespace) -> dict:
-    """Train a 2D model on the planes, predict plane by plane and link across planes at several thresholds."""
+def run_builtin_zeroshot(test_pair) -> dict:
+    """The shipped 3D nuclei model as it is, scored on the test stack."""
+    net = load_model(resolve_model(BUILTIN_3D))
+    start = time.perf_counter()
+    predicted, _ = predict_image(net, test_pair[0], output="instances")
+    return {"predict_seconds": round(time.perf_counter() - start, 1), **scores(predicted, test_pair[1])}
+
+
+def run_2d(train_pair, test_pair, voxel, args: argparse.Namespace, init: str | None = None) -> dict:
+    """Train a 2D model on the planes (new, or from ``init``), predict plane by plane and link across planes at
+    several thresholds."""
     config = TrainingConfig.defaults(2, task="instances", voxel_size=voxel, device="cpu", **budget(args))
     start = time.perf_counter()
-    net = train(train_pair[0], train_pair[1], config)
+    net = train(train_pair[0], train_pair[1], config, init_model=None if init is None else resolve_model(init))
     result = training_summary(net, time.perf_counter() - start)
     start = time.perf_counter()
     planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", stitch_threshold=0.0)
@@ -165,8 +182,9 @@ def main() -> None:
                         help="the 3D models' patch_size (the cube whose memory the patches use; default: the 3D "
                              "default)")
     parser.add_argument("--only", nargs="+", choices=[*CASES, "half-z", "speed"], default=None)
-    parser.add_argument("--variants", nargs="+", choices=["isotropic", "auto", "2d"],
-                        default=["isotropic", "auto", "2d"])
+    parser.add_argument("--variants", nargs="+", choices=["isotropic", "auto", "2d", "2d-builtin", "builtin",
+                                                       "builtin-zeroshot"],
+                        default=["isotropic", "auto", "2d", "2d-builtin", "builtin", "builtin-zeroshot"])
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
@@ -185,12 +203,21 @@ def main() -> None:
               f"test {test_pair[0].shape} ({int(test_pair[1].max())} nuclei)", flush=True)
         results[case] = {}
         for variant in args.variants:
-            if variant == "2d":
-                result = run_2d(train_pair, test_pair, voxel, args)
+            needed = {"builtin": BUILTIN_3D, "builtin-zeroshot": BUILTIN_3D, "2d-builtin": BUILTIN_2D}.get(variant)
+            if needed and needed.split(":")[1] not in builtin_model_names():
+                print(f"  {variant:10s} not run: this installation ships no {needed}", flush=True)
+                continue
+            if variant == "builtin-zeroshot":
+                result = run_builtin_zeroshot(test_pair)
+                print(_line(variant, result), flush=True)
+            elif variant in ("2d", "2d-builtin"):
+                init = BUILTIN_2D if variant == "2d-builtin" else None
+                result = run_2d(train_pair, test_pair, voxel, args, init)
                 for threshold, linked in result["by_stitch_threshold"].items():
-                    print(_line(f"2d@{threshold}", {**result, **linked}), flush=True)
+                    print(_line(f"{variant}@{threshold}", {**result, **linked}), flush=True)
             else:
-                result = run_3d(train_pair, test_pair, voxel, variant, args)
+                init = BUILTIN_3D if variant == "builtin" else None
+                result = run_3d(train_pair, test_pair, voxel, "auto" if init else variant, args, init)
                 print(_line(variant, result), flush=True)
             results[case][variant] = result
     if args.json:

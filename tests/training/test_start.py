@@ -34,3 +34,12 @@ def test_nothing_shipped_nothing_proposed(monkeypatch):
     monkeypatch.setattr(builtin_models, "models_folder", lambda: builtin_models.Path("/nonexistent"))
     monkeypatch.setattr("napari_tiled_unet.training.start.builtin_model_names", builtin_models.builtin_model_names)
     assert proposed_start(TrainingConfig(task="instances"), 1) is None
+
+
+def test_3d_nuclei_instances_start_from_the_shipped_3d_model(monkeypatch):
+    monkeypatch.setattr("napari_tiled_unet.training.start.builtin_model_names", lambda: ["nuclei", "nuclei3d"])
+    config = TrainingConfig.defaults(3, task="instances", voxel_size=(2.0, 0.5, 0.5))
+    assert proposed_start(config, 1) == "builtin:nuclei3d"
+    assert proposed_start(TrainingConfig(task="instances"), 1) == "builtin:nuclei"
+    chosen_pooling = config.replace(unet=dataclasses.replace(config.unet, pooling=((1, 2, 2), (1, 2, 2))))
+    assert proposed_start(chosen_pooling, 1) is None, "an architecture chosen by hand trains a new network"
