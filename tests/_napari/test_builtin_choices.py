@@ -64,3 +64,24 @@ def test_training_starts_from_the_builtin_model_for_nuclei_like_data(shipped, vi
     widget.labels_layer.value = viewer.layers["nuclei 2D ground truth"]
     wait_checked(widget)
     assert widget.start_from.value == ""
+
+
+def test_3d_instance_training_is_proposed_the_3d_builtin_model(shipped, viewer, wait_checked, instance_model):
+    from napari_tiled_unet import UNet, UNetConfig
+    from napari_tiled_unet.samples import SCALE_3D, load_nuclei_3d
+
+    stack_model = UNet(UNetConfig(dims=3, depth=2, wf=1, n_classes=4, pooling=((1, 2, 2),)))
+    save_model(stack_model, shipped / "nuclei3d.safetensors", metadata={"task": "instances"})
+    sample = load_nuclei_3d()
+    viewer.add_image(sample["image"][:20, :64, :64], name="stack", scale=SCALE_3D)
+    viewer.add_labels(sample["labels"][:20, :64, :64], name="stack masks", scale=SCALE_3D)
+    widget = TrainWidget(viewer)
+    assert "builtin:nuclei3d" in widget.start_from.choices
+    widget.image_layer.value = viewer.layers["stack"]
+    widget.labels_layer.value = viewer.layers["stack masks"]
+    widget.advanced.dims.value = 3
+    wait_checked(widget)
+    assert widget.task.value == "instances" and widget.start_from.value == "builtin:nuclei3d"
+    widget.advanced.dims.value = 2
+    wait_checked(widget)
+    assert widget.start_from.value == "builtin:nuclei"  # the planes of the stack: the 2D model

@@ -49,7 +49,7 @@ class TrainChoices:
         self.fields.channels.mode.changed.connect(self._channels_changed)
         self.fields.channels.layers.changed.connect(self._channels_changed)
         self.fields.on_settings_changed = self.recheck_labels
-        self.advanced.dims.changed.connect(self._voxel_changed)
+        self.advanced.dims.changed.connect(self._dims_changed)
         self.fields.check.on_checked = self._checked
         self._image_changed(self.fields.image_layer.value)
         self._labels_changed(self.fields.labels_layer.value)
@@ -63,6 +63,11 @@ class TrainChoices:
         self.recheck_labels()
 
     def _channels_changed(self, *_: Any) -> None:
+        self._voxel_changed()
+        self.recheck_labels()
+
+    def _dims_changed(self, *_: Any) -> None:
+        """2D or 3D: the voxel size, and the model to start from (nuclei in 2D and in 3D differ), follow."""
         self._voxel_changed()
         self.recheck_labels()
 
