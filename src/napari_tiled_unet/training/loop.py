@@ -244,8 +244,9 @@ class _Runner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.budget = _Budget(config)
         self.step = 0
+        self.validation_objects = data.validation_objects  # counted once: the held-back blocks do not change
         rule, self.selection_reason = selection_rule(config.selection, config.task, data.has_validation,
-                                                     data.validation_objects)
+                                                     self.validation_objects)
         self.selector = ModelSelector(rule)
         self.start_settings = start_settings
         self.average = WeightAverage(net) if config.weight_average else None
@@ -344,7 +345,7 @@ class _Runner:
                 self.selector.info["val_loss"], 5),
             "selection": self.selector.rule,
             "selection_reason": self.selection_reason,
-            "validation_objects": self.data.validation_objects,
+            "validation_objects": self.validation_objects,
             "weight_average": self.average is not None,
             "peak_learning_rate": self.peak_learning_rate,
             "patch_shape": list(self.patch),
@@ -373,7 +374,7 @@ class _Runner:
         """
         if self.config.task != "instances" or not self.data.has_validation:
             return
-        if self.start_settings is not None and self.data.validation_objects < MIN_VALIDATION_OBJECTS:
+        if self.start_settings is not None and self.validation_objects < MIN_VALIDATION_OBJECTS:
             self.settings = self.start_settings
             return
         self.settings = validate(model, self.data, self.config.task, fine=True).settings
