@@ -46,10 +46,10 @@ class TrainChoices:
         """Connect the data fields' controls (called once the widget is built)."""
         self.fields.image_layer.changed.connect(self._image_changed)
         self.fields.labels_layer.changed.connect(self._labels_changed)
-        self.fields.channels.mode.changed.connect(self._channels_changed)
-        self.fields.channels.layers.changed.connect(self._channels_changed)
+        self.fields.channels.mode.changed.connect(self._input_changed)
+        self.fields.channels.layers.changed.connect(self._input_changed)
         self.fields.on_settings_changed = self.recheck_labels
-        self.advanced.dims.changed.connect(self._dims_changed)
+        self.advanced.dims.changed.connect(self._input_changed)  # 2D/3D: voxel size and start model follow
         self.fields.check.on_checked = self._checked
         self._image_changed(self.fields.image_layer.value)
         self._labels_changed(self.fields.labels_layer.value)
@@ -59,15 +59,10 @@ class TrainChoices:
             data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
             proposal = propose_channels(data.shape, bool(getattr(layer, "rgb", False)), layer.axis_labels)
             self.fields.channels.for_layer(layer, proposal)
-        self._voxel_changed()
-        self.recheck_labels()
+        self._input_changed()
 
-    def _channels_changed(self, *_: Any) -> None:
-        self._voxel_changed()
-        self.recheck_labels()
-
-    def _dims_changed(self, *_: Any) -> None:
-        """2D or 3D: the voxel size, and the model to start from (nuclei in 2D and in 3D differ), follow."""
+    def _input_changed(self, *_: Any) -> None:
+        """The image, its channels or 2D/3D changed: the voxel size follows and the labels are checked again."""
         self._voxel_changed()
         self.recheck_labels()
 

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +113,28 @@ def _log(event: object) -> None:
               f"{metrics}{' *' if event.best else ''}", flush=True)
 
 
+def train_and_write(build: Callable[[], tuple[list[np.ndarray], list[np.ndarray]]], kind: str,
+                    config: TrainingConfig, out: Path,
+                    card_for: Callable[[dict, float, list[np.ndarray], list[np.ndarray]], str],
+                    init: Path | None = None) -> None:
+    """Build the training set, train on it and write the model with its card, printing progress.
+
+    The steps every built-in model's script shares; ``card_for(summary, seconds, images, labels)`` writes the
+    model card from the training summary.
+    """
+    start = time.perf_counter()
+    images, labels = build()
+    print(f"{len(images)} synthetic {kind} ({sum(int(lab.max()) for lab in labels)} nuclei) in "
+          f"{time.perf_counter() - start:.1f} s; training", flush=True)
+    start = time.perf_counter()
+    net = train(images, labels, config, callback=_log, init_model=init)
+    seconds = time.perf_counter() - start
+    summary = net.metadata["training"]
+    card = card_for(summary, seconds, images, labels)
+    path = save_model(net, out, metadata={"description": card})
+    print(f"wrote {path}: {summary['steps']} steps in {seconds:.0f} s\n{card}")
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m napari_tiled_unet.builtin.train_nuclei",
                                      description="Train the built-in nuclei model on synthetic images.")
@@ -152,20 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     ranges = StyleRanges(share_clutter=args.clutter)
-    start = time.perf_counter()
-    images, labels = training_set(args.images, args.seed, ranges)
-    print(f"{len(images)} synthetic images ({sum(int(lab.max()) for lab in labels)} nuclei) in "
-          f"{time.perf_counter() - start:.1f} s; training", flush=True)
-    start = time.perf_counter()
-    net = train(images, labels, config, callback=_log, init_model=args.init)
-    seconds = time.perf_counter() - start
-    summary = net.metadata["training"]
-    card = model_card(ranges, args.images, args.seed, config, summary, seconds, images, labels)
-    if args.init is not None:
-        card += (f"\nSecond stage: continued from {args.init.name} (--init), --clutter {args.clutter:g}, "
-                 f"learning rate {summary['peak_learning_rate']:g}.")
-    path = save_model(net, args.out, metadata={"description": card})
-    print(f"wrote {path}: {summary['steps']} steps in {seconds:.0f} s\n{card}")
+
+    def card_for(summary: dict, seconds: float, images: list[np.ndarray], labels: list[np.ndarray]) -> str:
+        card = model_card(ranges, args.images, args.seed, config, summary, seconds, images, labels)
+        if args.init is not None:
+            card += (f"\nSecond stage: continued from {args.init.name} (--init), --clutter {args.clutter:g}, "
+                     f"learning rate {summary['peak_learning_rate']:g}.")
+        return card
+
+    train_and_write(lambda: training_set(args.images, args.seed, ranges), "images", config, args.out, card_for,
+                    init=args.init)
     return 0
 
 

@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from napari_tiled_unet.checks import check_float, check_int
-from napari_tiled_unet.model_file import save_model
 from napari_tiled_unet.synthetic import StyleRanges, style_for_seed, synthetic_nuclei
 from napari_tiled_unet.training.config import TrainingConfig
-from napari_tiled_unet.training.loop import train
 
-from .train_nuclei import STEPS_PER_EPOCH, VAL_FRACTION, _log, image_seeds
+from .train_nuclei import STEPS_PER_EPOCH, VAL_FRACTION, image_seeds, train_and_write
 
 #: Relative voxel size the model is planned and trained for (Z step 2.5 pixel sizes).
 PLANNED_SPACING = (2.5, 1.0, 1.0)
@@ -107,17 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    images, labels = training_stacks(args.stacks, args.seed)
-    print(f"{len(images)} synthetic stacks ({sum(int(lab.max()) for lab in labels)} nuclei) in "
-          f"{time.perf_counter() - start:.1f} s; training", flush=True)
-    start = time.perf_counter()
-    net = train(images, labels, config, callback=_log)
-    seconds = time.perf_counter() - start
-    summary = net.metadata["training"]
-    card = model_card(args.stacks, args.seed, config, summary, seconds, labels)
-    path = save_model(net, args.out, metadata={"description": card})
-    print(f"wrote {path}: {summary['steps']} steps in {seconds:.0f} s\n{card}")
+    train_and_write(lambda: training_stacks(args.stacks, args.seed), "stacks", config, args.out,
+                    lambda summary, seconds, _, labels: model_card(args.stacks, args.seed, config, summary, seconds,
+                                                                   labels))
     return 0
 
 
