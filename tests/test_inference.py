@@ -434,3 +434,20 @@ def test_test_time_augmentation_averages_the_eight_exact_passes(output):
         np.testing.assert_array_equal(result, np.array([0, 1, 1])[np.argmax(expected, axis=0)])
     assert result.shape[-2:] == image.shape
     assert calls[-1][0] == calls[-1][1] and [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_test_time_augmentation_follows_the_model_s_recommendation_for_one_2d_image():
+    from napari_tiled_unet.test_time_augmentation import tta_applies
+
+    torch.manual_seed(1)
+    net = UNet(UNetConfig(depth=2, wf=2, n_classes=3)).eval()
+    net.metadata = {"task": "semantic", "label_values": [0, 1, 2]}
+    assert not tta_applies(None, net, 0, lazy=False)
+    net.metadata["prediction"] = {"tta": True}
+    assert tta_applies(None, net, 0, lazy=False)
+    assert not tta_applies(None, net, 1, lazy=False) and not tta_applies(None, net, 0, lazy=True)
+    assert not tta_applies(False, net, 0, lazy=False) and tta_applies(True, UNet(UNetConfig(depth=2)), 2, lazy=True)
+    image = _image((45, 38))
+    default, _ = predict_image(net, image, "YX", output="probabilities")
+    np.testing.assert_array_equal(default, predict_image(net, image, "YX", output="probabilities", tta=True)[0])
+    assert not np.array_equal(default, predict_image(net, image, "YX", output="probabilities", tta=False)[0])

@@ -26,7 +26,8 @@ from napari_tiled_unet.normalization import ImageNormalizer, PercentileNormaliza
 from napari_tiled_unet.plane_loop import predict_planes, predict_planes_lazy
 from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.prediction_request import OUTPUT_KINDS, OutputKind, PredictionRequest
-from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, link_planes
+from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO, link_planes
+from napari_tiled_unet.test_time_augmentation import tta_applies
 from napari_tiled_unet.tile_engine import check_eval_mode
 
 __all__ = [
@@ -74,8 +75,9 @@ def predict_image(
     amp: bool | None = None,
     normalizer: ImageNormalizer | None = None,
     stitch_threshold: float = DEFAULT_STITCH_THRESHOLD,
+    valley_ratio: float = DEFAULT_VALLEY_RATIO,
     instance_settings: InstanceSettings | None = None,
-    tta: bool = False,
+    tta: bool | None = None,
 ) -> tuple[np.ndarray, str]:
     """Predict a whole image or stack with a model and return the result with its axis letters.
 
@@ -101,14 +103,20 @@ def predict_image(
         Statistics to normalise with instead of those of ``image`` (see :func:`image_normalizer`): a plane or
         crop predicted with the whole image's normaliser equals that part of the whole prediction.
     stitch_threshold : float
-        Instances of a stack: objects of consecutive planes (and time points) whose IoU is at least this are
-        one object (see :mod:`napari_tiled_unet.stitching`); 0 gives every plane's objects ids of their own.
+        Instances of a stack: objects of consecutive planes (and time points) are one object when at least this
+        share of the smaller one overlaps the other (see :mod:`napari_tiled_unet.stitching`); 0 gives every
+        plane's objects ids of their own.
+    valley_ratio : float
+        Linked objects of a Z stack are cut where their area falls below this share of the peaks on either
+        side (nuclei stacked in Z); 0 cuts nothing. Time points are never cut.
     instance_settings : InstanceSettings, optional
         Post-processing of an instance model (seed and foreground thresholds, minimum size) instead of the
         settings tuned after training and stored in the model.
-    tta : bool
+    tta : bool or None
         Test-time augmentation: average over the 8 flips/rotations of the Y-X plane, each predicted with the
-        exact tiling (8x the time; in-memory images only).
+        exact tiling (8x the time; in-memory images only). None (default): on where the model file recommends
+        it (builtin:nuclei) and the image is one 2D image in memory, off otherwise (see
+        :func:`~napari_tiled_unet.test_time_augmentation.tta_applies`).
 
     Returns
     -------
@@ -136,7 +144,8 @@ def predict_image(
         rule = normalizer_of(net)
         normalizer = None if rule is None else rule.for_image(channels_first(arranged, len(loop_shape)))
     request = PredictionRequest(output=output, tile_shape=_tile(tile_shape), batch_size=batch_size, amp=amp,
-                                normalizer=normalizer, instance_settings=instance_settings, tta=tta,
+                                normalizer=normalizer, instance_settings=instance_settings,
+                                tta=tta_applies(tta, net, len(loop_shape), is_dask(arranged)),
                                 progress=progress, cancel=cancel)
     run = predict_planes_lazy if is_dask(arranged) else predict_planes
     result = run(net, arranged, loop_shape, request, instances_of)
@@ -144,20 +153,24 @@ def predict_image(
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes
     if output == "instances" and loop_shape:
-        result = link_loop_axes(np.asarray(result), len(loop_shape), stitch_threshold)
+        result = link_loop_axes(np.asarray(result), loop_axes, stitch_threshold, valley_ratio)
     return result, loop_axes + spatial_axes
 
 
-def link_loop_axes(result: np.ndarray, n_loop: int, threshold: float) -> np.ndarray:
-    """Link instances along every loop axis, innermost first: Z planes into 3D objects, then time points.
+def link_loop_axes(result: np.ndarray, loop_axes: str, threshold: float,
+                   valley_ratio: float = DEFAULT_VALLEY_RATIO) -> np.ndarray:
+    """Link instances along every loop axis (letters ``loop_axes``), innermost first.
+
+    Z planes become 3D objects (cut at area valleys), then time points are linked (never cut).
 
     :func:`~napari_tiled_unet.stitching.link_planes` numbers the slices it links afresh, so ids are unique over
     the whole result once the outermost axis is linked.
     """
-    for axis in reversed(range(n_loop)):
+    for axis in reversed(range(len(loop_axes))):
+        ratio = valley_ratio if loop_axes[axis] == "Z" else 0.0
         linked = np.empty(result.shape, dtype=np.uint32)
         for index in np.ndindex(*result.shape[:axis]):
-            linked[index] = link_planes(result[index], threshold)
+            linked[index] = link_planes(result[index], threshold, ratio)
         result = linked
     return result.astype(label_dtype(int(result.max(initial=0))), copy=False)
 

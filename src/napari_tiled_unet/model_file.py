@@ -55,6 +55,7 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "postprocess": (dict,),
     "channels": (dict,),
     "voxel_size": (list,),
+    "prediction": (dict,),
 }
 _TASKS = (None, "semantic", "instances")
 _MAX_HEADER = 100 * 1024**2

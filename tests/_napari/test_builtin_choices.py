@@ -85,3 +85,25 @@ def test_3d_instance_training_is_proposed_the_3d_builtin_model(shipped, viewer, 
     widget.advanced.dims.value = 2
     wait_checked(widget)
     assert widget.start_from.value == "builtin:nuclei"  # the planes of the stack: the 2D model
+
+
+def test_test_time_augmentation_is_ticked_where_the_model_recommends_it(shipped, viewer, instance_model,
+                                                                        clean_registry):
+    import numpy as np
+
+    recommending = instance_model.__class__(instance_model.config)
+    recommending.load_state_dict(instance_model.state_dict())
+    save_model(recommending, shipped / "nuclei.safetensors", metadata={**instance_model.metadata,
+                                                                          "prediction": {"tta": True}})
+    builtin_choices.forget_loaded()
+    widget = PredictWidget(viewer)
+    assert widget.model.value == "builtin:nuclei" and widget.tta.value  # one 2D image: ticked
+    viewer.add_image(np.zeros((3, 64, 64), np.float32), name="stack")
+    widget.image_layer.value = viewer.layers["stack"]
+    assert not widget.tta.value  # a stack would cost 8x per plane: not proposed
+    widget.image_layer.value = viewer.layers["nuclei 2D"]
+    assert widget.tta.value
+    widget.tta.value = False  # the user's choice stays
+    widget.image_layer.value = viewer.layers["stack"]
+    widget.image_layer.value = viewer.layers["nuclei 2D"]
+    assert not widget.tta.value

@@ -28,7 +28,8 @@ def test_training_events_in_words():
     assert epoch_text(epoch, sparse=False) == ("epoch 2: train loss 0.3000, held-out loss 0.4000; held-out region: "
                                                "instance F1 0.900 (best so far)")
     summary = {"steps": 40, "epochs": 2, "seconds": 10.0, "best_epoch": 2, "best_metrics": {"foreground_iou": 1.0}}
-    assert finished_text(summary, cancelled=True, sparse=True).startswith("cancelled: 40 steps, 2 epochs")
+    assert finished_text(summary, cancelled=True, sparse=True).startswith(
+        "cancelled: 40 steps, 10.0 s; best epoch 2 of 2")
     assert finished_text(summary, cancelled=False, sparse=True).endswith("held-out scribbles: foreground IoU 1.000")
 
 

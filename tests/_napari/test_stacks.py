@@ -37,12 +37,13 @@ def test_a_z_stack_with_a_2d_model_gives_3d_objects(widget, viewer, qtbot, notes
     viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5))
     widget.image_layer.value = viewer.layers["stack"]
     widget.output.value = "instances"
-    assert widget.link.enabled and widget.link.value == 0.25
+    assert widget.link.enabled and widget.link.value == 0.5
     predict(widget, qtbot, notes)
     data = viewer.layers["stack [instances]"].data
     ids = [set(np.unique(data[z])) - {0} for z in range(3)]
     assert ids[0] and ids[0] == ids[1] == ids[2]  # every object keeps its id through the planes
-    assert "Z planes linked into 3D objects (IoU ≥ 0.25)" in widget.status.value
+    assert ("Z planes linked into 3D objects, cut at area valleys (overlap ≥ 0.5 of the smaller object)"
+            in widget.status.value)
     widget.link.value = 0.0
     predict(widget, qtbot, notes)
     data = viewer.layers["stack [instances]"].data

@@ -100,3 +100,14 @@ def test_test_time_augmentation_prints_its_cost(scene, tmp_path, capsys):
                     "--quiet")
     assert code == 0, err and out.exists()
     assert "test-time augmentation: 8 passes per plane took" in err
+    from napari_tiled_unet import load_model, save_model
+
+    save_model(load_model(model), model, metadata={"prediction": {"tta": True}})  # as builtin:nuclei recommends
+    code, err = run(capsys, "predict", model, scene["image"], "--out", out, "--output", "instances", "--overwrite",
+                    "--quiet")
+    assert code == 0 and "test-time augmentation (the model recommends it; --no-tta turns it off)" in err
+    code, err = run(capsys, "predict", model, scene["image"], "--out", out, "--output", "instances", "--overwrite",
+                    "--no-tta", "--quiet")
+    assert code == 0 and "test-time augmentation" not in err
+    assert main(["info", str(model)]) == 0
+    assert "test-time augmentation: recommended by the model" in capsys.readouterr().out

@@ -62,3 +62,6 @@ def test_kept_epoch_text_says_why_the_final_model_was_kept():
     assert kept_epoch_text({"best_epoch": 9, "selection": "final", "selection_reason": reason}) == (
         f"final epoch 9 kept ({reason})")
     assert kept_epoch_text({"best_epoch": 3}) == "best epoch 3"  # models saved before the reason was stored
+    assert kept_epoch_text({**configured, "epochs": 17}) == "best epoch 7 of 17"
+    assert kept_epoch_text({"best_epoch": 9, "epochs": 9, "selection": "final", "selection_reason": reason}) == (
+        f"final epoch 9 of 9 kept ({reason})")

@@ -81,7 +81,7 @@ def prediction_input(layer: Any, choice: ChannelChoice, net: UNet) -> Prediction
 
 
 def linking_in_words(axes: str, dims: int, output: str, threshold: float) -> str:
-    """What linking did to the instances of a stack: "Z planes linked into 3D objects (IoU >= 0.25)"..."""
+    """What linking did to the instances of a stack, e.g. "Z planes linked into 3D objects, cut at area valleys"."""
     loops = loop_letters(axes, dims)
     if output != "instances" or not loops:
         return ""
@@ -89,12 +89,12 @@ def linking_in_words(axes: str, dims: int, output: str, threshold: float) -> str
         return "the objects of every plane are numbered on their own (linking across planes is off)"
     parts = []
     if "Z" in loops:
-        parts.append("Z planes linked into 3D objects")
+        parts.append("Z planes linked into 3D objects, cut at area valleys")
     if "T" in loops:
         parts.append("time points linked by overlap")
     if "Q" in loops:
         parts.append("planes linked by overlap")
-    return f"{'; '.join(parts)} (IoU ≥ {threshold:g})"
+    return f"{'; '.join(parts)} (overlap ≥ {threshold:g} of the smaller object)"
 
 
 class NormalizerCache:

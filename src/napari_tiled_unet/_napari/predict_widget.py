@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
+from napari_tiled_unet.axes import loop_letters
 from napari_tiled_unet.devices import device_of, resolve_device
 from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.predict import plan_tiles
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
+from napari_tiled_unet.test_time_augmentation import tta_recommended
 
 from .builtin_choices import is_builtin, load_builtin, shipped
 from .channel_picker import ChannelPicker
@@ -85,17 +87,21 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         self.output = ComboBox(label="output", choices=list(OUTPUT_KINDS), value="labels",
                                tooltip="labels: the label values you painted; instances: one id per object; "
                                "probabilities: one layer per class, from 0 to 1")
-        self.link = FloatSpinBox(label="link across planes (IoU)", value=DEFAULT_STITCH_THRESHOLD, min=0.0, max=1.0,
+        self.link = FloatSpinBox(label="link across planes", value=DEFAULT_STITCH_THRESHOLD, min=0.0, max=0.95,
                                  step=0.05, tooltip="instances of a stack predicted plane by plane: objects of "
-                                 "consecutive Z planes (or time points) that overlap by at least this IoU get one "
-                                 "id (Z planes become 3D objects, time points are tracked by overlap); 0: every "
-                                 "plane numbers its objects on its own")
+                                 "consecutive Z planes (or time points) get one id when at least this share of the "
+                                 "smaller one overlaps the other (Z planes become 3D objects, cut apart where the "
+                                 "area has a valley: nuclei stacked in Z; time points are tracked by overlap); 0: "
+                                 "every plane numbers its objects on its own")
         self.current_plane = CheckBox(text="current plane only (quick preview of a stack)", value=False,
                                       tooltip="predict only the plane shown in the viewer; it is normalised with the "
                                       "whole stack, so it equals that plane of a full prediction")
         self.tta = CheckBox(text="test-time augmentation (about 8x slower)", value=False,
                             tooltip="average the 8 flips and rotations of every plane: slightly smoother, more "
-                            "reliable results at about 8 times the time")
+                            "reliable results at about 8 times the time (ticked for a single 2D image when the "
+                            "model recommends it, as builtin:nuclei does)")
+        self._tta_by_hand = False
+        self._proposing = False
         self.objects = ObjectSettings()
         self.correct_button = PushButton(text="Make annotation for corrections",
                                          tooltip="copy the last result into a new Labels layer in the model's "
@@ -164,6 +170,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         self.objects.preview_button.changed.connect(lambda: self.preview_objects())
         self.model.changed.connect(self._model_changed)
         self.image_layer.changed.connect(self._image_changed)
+        self.tta.changed.connect(self._tta_set_by_hand)
         for widget in (self.auto_tile, self.tile_size, self.device, self.output, self.channels.mode,
                        self.channels.layers):
             widget.changed.connect(self._update_info)
@@ -234,13 +241,40 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         if self.model.value != self._model_seen:
             self._model_seen = self.model.value
             self.channels.set_by_hand = False
+            self._tta_by_hand = False
             self.sections["objects"].setVisible(self.objects.show_model(net))
         self._propose_channels(net)
+        self._propose_tta(net)
         self._update_info()
 
     def _image_changed(self, *_: Any) -> None:
-        self._propose_channels(self.selected_model())
+        net = self.selected_model()
+        self._propose_channels(net)
+        self._propose_tta(net)
         self._update_info()
+
+    def _tta_set_by_hand(self, *_: Any) -> None:
+        if not self._proposing:
+            self._tta_by_hand = True
+
+    def _propose_tta(self, net: UNet | None) -> None:
+        """Tick test-time augmentation where the model recommends it and the input is one 2D image.
+
+        Left alone once the user has set it since the model was picked.
+        """
+        if self._tta_by_hand:
+            return
+        single = False
+        if net is not None and self.image_layer.value is not None:
+            try:
+                single = not loop_letters(self._input(net).axes, net.config.dims)
+            except ValueError:  # channels or axes that do not fit the model: said elsewhere
+                single = False
+        self._proposing = True
+        try:
+            self.tta.value = bool(net is not None and tta_recommended(net) and single)
+        finally:
+            self._proposing = False
 
     def _propose_channels(self, net: UNet | None) -> None:
         """Propose the channels the model was trained on: layers of those names, or an axis of that size."""

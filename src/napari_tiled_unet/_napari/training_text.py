@@ -31,6 +31,6 @@ def finished_text(summary: Mapping[str, Any], cancelled: bool, sparse: bool, tas
     """
     scores = metrics_in_words(summary.get("best_metrics") or {}, sparse, task)
     notes = [str(note) for note in summary.get("notes") or []]
-    return (f"{'cancelled' if cancelled else 'done'}: {summary.get('steps')} steps, {summary.get('epochs')} "
-            f"epochs, {summary.get('seconds')} s; {kept_epoch_text(summary)}"
+    return (f"{'cancelled' if cancelled else 'done'}: {summary.get('steps')} steps, "
+            f"{summary.get('seconds')} s; {kept_epoch_text(summary)}"
             f"{', ' + scores if scores else ''}" + "".join(f"\nnote: {note}" for note in notes))

@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("postprocess"):
         print("objects: " + ", ".join(f"{k}={v}" for k, v in meta["postprocess"].items())
               + " (tuned after training; override with --seed-threshold/--foreground-threshold/--min-size)")
+    if (meta.get("prediction") or {}).get("tta") is True:
+        print("test-time augmentation: recommended by the model, on by default for a single 2D image (--no-tta "
+              "turns it off)")
     for key in ("channels", "voxel_size"):
         if meta.get(key):
             print(f"{key.replace('_', ' ')}: {meta[key]}")

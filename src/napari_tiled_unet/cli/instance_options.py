@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from napari_tiled_unet.checks import check_float
 from napari_tiled_unet.instance_output import instance_settings_of, is_instance_model
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
+from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO
 
 
 def add_instance_options(parser: argparse.ArgumentParser) -> None:
-    """Register ``--seed-threshold``, ``--foreground-threshold``, ``--min-size`` and ``--stitch-threshold``."""
+    """Register the post-processing, ``--tta``, ``--stitch-threshold`` and ``--valley-ratio`` options."""
     group = parser.add_argument_group("instances (--output instances)")
     group.add_argument("--seed-threshold", type=float, default=None, metavar="P",
                        help="seeds where the centre distance is above P (default: the value tuned after training, "
@@ -20,12 +21,18 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                        help="objects grow where 1 - p(background) is above P (default: the tuned value)")
     group.add_argument("--min-size", type=int, default=None, metavar="N",
                        help="remove objects smaller than N pixels (voxels in 3D) (default: the tuned value)")
-    parser.add_argument("--tta", action="store_true",
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="test-time augmentation: average the 8 flips/rotations of the image plane, each "
-                        "predicted exactly (8x the time; the cost is printed)")
-    group.add_argument("--stitch-threshold", type=float, default=DEFAULT_STITCH_THRESHOLD, metavar="IOU",
-                       help="stacks predicted plane by plane: objects of consecutive planes (and time points) with "
-                       f"IoU >= IOU are one object (default {DEFAULT_STITCH_THRESHOLD}; 0: every plane on its own)")
+                        "predicted exactly (8x the time; the cost is printed) (default: on for a single 2D image "
+                        "where the model recommends it, as builtin:nuclei does; off otherwise)")
+    group.add_argument("--stitch-threshold", type=float, default=DEFAULT_STITCH_THRESHOLD, metavar="SHARE",
+                       help="stacks predicted plane by plane: objects of consecutive planes (and time points) are "
+                       "one object when SHARE of the smaller one overlaps the other (default "
+                       f"{DEFAULT_STITCH_THRESHOLD}; 0: every plane on its own)")
+    group.add_argument("--valley-ratio", type=float, default=DEFAULT_VALLEY_RATIO, metavar="R",
+                       help="Z stacks predicted plane by plane: cut a linked object where its area falls below R "
+                       f"times its peaks above and below (nuclei stacked in Z) (default {DEFAULT_VALLEY_RATIO}; "
+                       "0: no cuts)")
 
 
 def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
@@ -37,4 +44,7 @@ def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
         raise ValueError(f"{flags} only apply to instance models, and this model was trained for the "
                          f"{net.metadata.get('task') or 'unknown'} task: leave them out")
     settings = instance_settings_of(net).replace(**changes) if changes else None
-    return {"stitch_threshold": args.stitch_threshold, "instance_settings": settings, "tta": bool(args.tta)}
+    check_float("--stitch-threshold", args.stitch_threshold, 0.0, 0.999)
+    check_float("--valley-ratio", args.valley_ratio, 0.0, 0.999)
+    return {"stitch_threshold": args.stitch_threshold, "valley_ratio": args.valley_ratio, "instance_settings": settings,
+            "tta": args.tta}

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from napari_tiled_unet.axes import loop_letters
 from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.calibration import Calibration
 from napari_tiled_unet.cli.image_options import add_image_options, checked_voxel_size, input_calibration, resolve_axes
@@ -31,6 +32,7 @@ from napari_tiled_unet.image_io import (
 from napari_tiled_unet.inference import CHANNEL_LETTERS, OUTPUT_KINDS, check_axes, predict_image
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.test_time_augmentation import tta_applies
 
 LAZY_BYTES = 512 * 2**20
 ZARR_SUFFIX = ".zarr"
@@ -206,10 +208,13 @@ def run(args: argparse.Namespace) -> int:
                     raise ValueError(f"--tta needs the image in memory but {path} is read region by region (large "
                                      "image, --lazy, a .zarr --out or --scheduler): leave out --tta")
                 shape, dtype = _predict_lazy(args, net, path, destination, axes, calibration)
+                use_tta = False
             else:
-                shape, dtype = _predict_in_memory(args, net, path, destination, axes, calibration)
-            if args.tta:
-                print(f"test-time augmentation: 8 passes per plane took {time.perf_counter() - start:.1f} s "
+                use_tta = tta_applies(args.tta, net, len(loop_letters(axes, net.config.dims)), lazy=False)
+                shape, dtype = _predict_in_memory(args, net, path, destination, axes, calibration, use_tta)
+            if use_tta:
+                why = " (the model recommends it; --no-tta turns it off)" if args.tta is None else ""
+                print(f"test-time augmentation{why}: 8 passes per plane took {time.perf_counter() - start:.1f} s "
                       "(about 8x a single pass)", file=sys.stderr)
             print(f"wrote {destination} ({args.output}, shape {shape}, {dtype}, {calibration.describe()})",
                   file=sys.stderr)
@@ -217,13 +222,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destination: Path, axes: str,
-                       calibration: Calibration) -> tuple:
+                       calibration: Calibration, tta: bool) -> tuple:
     data, _ = read_image_and_calibration(path)
     bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
     try:
         result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                             batch_size=args.batch_size, progress=bar, amp=args.amp,
-                                            **instance_kwargs(args, net))
+                                            **{**instance_kwargs(args, net), "tta": tta})
     finally:
         if bar is not None:
             bar.close()

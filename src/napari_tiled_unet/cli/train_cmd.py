@@ -325,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
     for note in summary.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     metrics = ", ".join(f"{k}={v}" for k, v in summary["best_metrics"].items()) or "no validation"
-    print(f"saved {out}: {kept_epoch_text(summary)} of {summary['epochs']} ({metrics}); "
+    print(f"saved {out}: {kept_epoch_text(summary)} ({metrics}); "
           f"{summary['steps']} steps in {summary['seconds']:.0f} s on {summary['device']}, stopped by "
           f"{summary['stopped_by']}", file=sys.stderr)
     return EXIT_INTERRUPTED if summary["stopped_by"] == "cancelled" else 0

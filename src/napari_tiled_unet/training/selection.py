@@ -114,9 +114,13 @@ class ModelSelector:
 
 
 def kept_epoch_text(summary: dict[str, Any]) -> str:
-    """How a training summary's kept epoch was chosen, in words: "best epoch 7" or "final epoch 17 (why)"."""
+    """How a training summary's kept epoch was chosen: "best epoch 7 of 17" or "final epoch 17 of 17 kept (why)".
+
+    "of N" appears when the summary has its number of epochs.
+    """
     epoch = summary.get("best_epoch")
+    of = f" of {summary['epochs']}" if summary.get("epochs") else ""
     reason = summary.get("selection_reason")
     if summary.get("selection") == "final" and reason not in (None, "configured"):
-        return f"final epoch {epoch} kept ({reason})"
-    return f"best epoch {epoch}"
+        return f"final epoch {epoch}{of} kept ({reason})"
+    return f"best epoch {epoch}{of}"
