@@ -18,8 +18,8 @@ make 3D objects of them:
    smoothed ones kept 0.81-0.92.
 
 Measured with 2D models trained 120 s on the planes of one synthetic stack and scored in 3D on other stacks
-(``benchmarks/bench_3d.py --variants 2d 2d-builtin``; see the README): linking plus splitting lifted F1@0.5
-from 0.60-0.76 (IoU 0.25) to 0.74-0.89.
+(``benchmarks/bench_3d.py --variants 2d 2d-builtin``; see the README): linking plus cutting gave F1@0.5
+0.77-0.93 on Z steps of 2x, 3x and 4x (IoU 0.25 linking: 0.60-0.79), 0.67-0.84 linked but not cut.
 
 The same linking (without splitting: an object's area may well dip over time) follows objects over the time
 points of a time-lapse (tracking by overlap).
