@@ -32,7 +32,7 @@ from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
 from napari_tiled_unet.checks import check_float
-from napari_tiled_unet.training.metrics import matched_pairs
+from napari_tiled_unet.training.metrics import matched_pairs, overlap_pairs
 
 DEFAULT_STITCH_THRESHOLD = 0.5
 """Share of the smaller of two objects of consecutive planes that must overlap the other for them to be linked;
@@ -111,7 +111,7 @@ def split_at_valleys(labels: np.ndarray, ratio: float = DEFAULT_VALLEY_RATIO) ->
         inside = out[box] == label
         area = inside.reshape(inside.shape[0], -1).sum(axis=1).astype(float)
         smoothed = ndi.uniform_filter1d(area, _VALLEY_SMOOTHING, mode="nearest")
-        for start in _valley_cuts(smoothed, ratio)[1:]:
+        for start in _valley_cuts(smoothed, ratio):
             part = out[(slice(box[0].start + start, box[0].stop), *box[1:])]
             part[inside[start:]] = next_id
             next_id += 1
@@ -119,7 +119,7 @@ def split_at_valleys(labels: np.ndarray, ratio: float = DEFAULT_VALLEY_RATIO) ->
 
 
 def _valley_cuts(area: np.ndarray, ratio: float) -> list[int]:
-    """The first planes of the parts an area profile is cut into (always starting with 0)."""
+    """The planes an area profile is cut at (each starts a part), in increasing order."""
     cuts, pending = [], [(0, area.size)]
     while pending:
         start, stop = pending.pop()
@@ -132,30 +132,15 @@ def _valley_cuts(area: np.ndarray, ratio: float) -> list[int]:
         if best is not None:
             cuts.append(start + best)
             pending += [(start, start + best), (start + best, stop)]
-    return [0, *sorted(cuts)]
+    return sorted(cuts)
 
 
 def _take_previous_ids(previous: np.ndarray, current: np.ndarray, threshold: float) -> np.ndarray:
     """``current`` with every object matched to an object of ``previous`` renamed to that object's id."""
-    prev_ids, prev_dense = _dense_ids(previous)
-    cur_ids, cur_dense = _dense_ids(current)
-    both = (prev_dense > 0) & (cur_dense > 0)
-    n_prev = prev_ids.size
-    pairs, intersection = np.unique(cur_dense[both].astype(np.int64) * n_prev + prev_dense[both], return_counts=True)
-    cur_index, prev_index = np.divmod(pairs, n_prev)
-    cur_area = np.bincount(cur_dense.ravel(), minlength=cur_ids.size)
-    prev_area = np.bincount(prev_dense.ravel(), minlength=n_prev)
+    cur_index, prev_index, intersection, cur_area, prev_area = overlap_pairs(current, previous)
     share = intersection / np.minimum(cur_area[cur_index], prev_area[prev_index])
     rows, cols, _ = matched_pairs(cur_index, prev_index, share, threshold)
+    cur_ids, prev_ids = np.unique(current), np.unique(previous)
     lut = np.arange(int(current.max()) + 1, dtype=np.uint32)
-    lut[cur_ids[rows]] = prev_ids[cols]
+    lut[cur_ids[cur_ids != 0][rows]] = prev_ids[prev_ids != 0][cols]
     return lut[current]
-
-
-def _dense_ids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of ``labels`` (0 first, present or not) and the labels renumbered to their index among them."""
-    ids, dense = np.unique(labels, return_inverse=True)
-    dense = dense.reshape(labels.shape)
-    if ids[0] != 0:
-        ids, dense = np.concatenate([[0], ids]), dense + 1
-    return ids, dense

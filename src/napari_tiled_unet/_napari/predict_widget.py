@@ -268,8 +268,8 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         if net is not None and self.image_layer.value is not None:
             try:
                 single = not loop_letters(self._input(net).axes, net.config.dims)
-            except ValueError:  # channels or axes that do not fit the model: said elsewhere
-                single = False
+            except ValueError:  # channels or axes that do not fit the model: said elsewhere, not proposed
+                pass
         self._proposing = True
         try:
             self.tta.value = bool(net is not None and tta_recommended(net) and single)

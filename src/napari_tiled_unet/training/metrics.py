@@ -81,6 +81,30 @@ def _dense_ids(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.reshape(-1) + int(ids[0] != 0), int(np.count_nonzero(ids))
 
 
+def overlap_pairs(
+    pred_instances: np.ndarray, true_instances: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection of every overlapping pair of objects, with the areas of both.
+
+    Returns
+    -------
+    tuple
+        ``(pred_index, true_index, intersection, pred_area, true_area)``: indices 0..n-1 of the objects in
+        increasing label order, the pixels each overlapping pair shares, and the areas of all objects
+        (``pred_area[pred_index]`` is the area of each pair's predicted object).
+
+    """
+    pred, true = _check_pair(pred_instances, true_instances, ("pred_instances", "true_instances"))
+    p, n_pred = _dense_ids(pred)
+    t, n_true = _dense_ids(true)
+    pred_area = np.bincount(p, minlength=n_pred + 1)[1:]
+    true_area = np.bincount(t, minlength=n_true + 1)[1:]
+    both = (p > 0) & (t > 0)
+    pairs, intersection = np.unique((p[both] - 1) * n_true + (t[both] - 1), return_counts=True)
+    pred_index, true_index = np.divmod(pairs, max(n_true, 1))
+    return pred_index, true_index, intersection, pred_area, true_area
+
+
 def iou_pairs(
     pred_instances: np.ndarray, true_instances: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
@@ -93,16 +117,9 @@ def iou_pairs(
         order and the IoU of each overlapping pair (a sparse IoU matrix).
 
     """
-    pred, true = _check_pair(pred_instances, true_instances, ("pred_instances", "true_instances"))
-    p, n_pred = _dense_ids(pred)
-    t, n_true = _dense_ids(true)
-    pred_area = np.bincount(p, minlength=n_pred + 1)[1:]
-    true_area = np.bincount(t, minlength=n_true + 1)[1:]
-    both = (p > 0) & (t > 0)
-    pairs, intersection = np.unique((p[both] - 1) * n_true + (t[both] - 1), return_counts=True)
-    pred_index, true_index = np.divmod(pairs, max(n_true, 1))
+    pred_index, true_index, intersection, pred_area, true_area = overlap_pairs(pred_instances, true_instances)
     union = pred_area[pred_index] + true_area[true_index] - intersection
-    return pred_index, true_index, intersection / union, n_pred, n_true
+    return pred_index, true_index, intersection / union, pred_area.size, true_area.size
 
 
 def matched_pairs(pred_index: np.ndarray, true_index: np.ndarray, iou: np.ndarray,
