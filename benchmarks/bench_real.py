@@ -2,19 +2,22 @@
 
 Cases (``--only`` takes a name or a prefix such as ``standin``):
 
-- ``blobs-a``..``blobs-d``, ``sample-a``..``sample-d``, ``standin-a``..``standin-d``: a person's habits simulated
-  on images with full labels (ImageJ blobs, the shipped synthetic sample, a synthetic stand-in for a real nuclei
-  image); the habit annotates the top half of the training image and the model is scored on the held-out part
-  (blobs and stand-in: the bottom half; sample: nuclei_2d_test). ``blobs-a`` is blobs with its dense labels.
+- ``blobs-a``..``blobs-d``, ``sample-a``..``sample-d``, ``standin-a``..``standin-d``, ``u2os-a``..``u2os-d``: a
+  person's habits simulated on images with full labels (ImageJ blobs, the shipped synthetic sample, a synthetic
+  stand-in for a real nuclei image, the Hoechst channel of the real BBBC022 U2OS image with labels from a
+  classical segmentation); the habit annotates one half of the training image and the model is scored on the
+  held-out part (blobs and stand-in: the bottom half; U2OS: the right half; sample: nuclei_2d_test).
+  ``blobs-a`` is blobs with its dense labels.
   Habits: (a) dense instance masks, (b) 12 nuclei painted completely + background strokes (sparse instances),
   (c) scribbles through nucleus centres + background strokes (sparse semantic), (d) 7 nuclei painted
   completely, no background (BBBC007 style). See ``annotation_habits.py``.
 - ``maize``: the maize section with a person's scribbles of two tissue types (semantic, sparse).
 - ``bbbc007``: six real nuclei images, 6-9 nuclei painted completely in each: train on 4, score on 2.
 - ``zeroshot``: a model trained on the synthetic generator only, scored on blobs and BBBC007 without seeing them.
-- ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is, on the held-out half of blobs, the six
-  BBBC007 images and the held-out parts of the sample and the stand-in; ``builtin-blobs-a``,
-  ``builtin-standin-a`` and ``builtin-standin-b``: habits (a) and (b) fine-tuned from it for the same budget
+- ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is (its defaults, test-time augmentation
+  included), on the held-out half of blobs, the six BBBC007 images and the held-out parts of the sample, the
+  stand-in and U2OS; ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and
+  ``builtin-u2os-b``: habits (a) and (b) fine-tuned from it for the same budget
   (compare with the cases without the prefix, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case
   fine-tuned from it.
 
@@ -196,7 +199,7 @@ def builtin_zeroshot_case(time_limit: float, seed: int) -> Result:
     bbbc = painted_recall([predict_image(net, img, output="instances")[0] for _, img, _ in items],
                           [lab for _, _, lab in items])
     result: Result = {**scores, "scored_on": f"{blobs.description} (no training)", "bbbc007_all_six": bbbc}
-    for name in ("sample", "standin"):
+    for name in ("sample", "standin", "u2os"):
         item = annotated_images_cached()[name]
         predicted, _ = predict_image(net, item.test_image, output="instances")
         result[f"{name}_f1"] = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])["f1"]
@@ -206,14 +209,14 @@ def builtin_zeroshot_case(time_limit: float, seed: int) -> Result:
 
 def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, int], Result]]]:
     cases = {f"{name}-{habit}": (f"{name}: {HABITS[habit][0]}", habit_case(name, habit, overlays))
-             for name in ("blobs", "sample", "standin") for habit in HABITS}
+             for name in ("blobs", "sample", "standin", "u2os") for habit in HABITS}
     cases["maize"] = ("maize: scribbles of two tissue types (semantic, sparse)", maize_case)
     cases["bbbc007"] = ("bbbc007: 6-9 nuclei painted per image, train on 4 images, score on 2", bbbc007_case)
     cases["zeroshot"] = ("synthetic generator only, scored on blobs and BBBC007 unseen", zeroshot_case)
     cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
     cases["builtin-bbbc007"] = ("bbbc007 as above, fine-tuned from builtin:nuclei",
                                 lambda time_limit, seed: bbbc007_case(time_limit, seed, init="builtin:nuclei"))
-    for name, habit in (("blobs", "a"), ("standin", "a"), ("standin", "b")):
+    for name, habit in (("blobs", "a"), ("standin", "a"), ("standin", "b"), ("u2os", "a"), ("u2os", "b")):
         cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
                                             habit_case(name, habit, overlays, init="builtin:nuclei"))
     return cases

@@ -36,7 +36,10 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
 
 
 def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
-    """The :func:`~napari_tiled_unet.inference.predict_image` keywords the options ask for."""
+    """The :func:`~napari_tiled_unet.inference.predict_image` keywords of post-processing and linking.
+
+    ``--tta`` is resolved per image by the caller (it depends on the image's planes and on lazy reading).
+    """
     changes = {name: getattr(args, name) for name in ("seed_threshold", "foreground_threshold", "min_size")
                if getattr(args, name) is not None}
     if changes and not is_instance_model(net):
@@ -46,5 +49,4 @@ def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
     settings = instance_settings_of(net).replace(**changes) if changes else None
     check_float("--stitch-threshold", args.stitch_threshold, 0.0, 0.999)
     check_float("--valley-ratio", args.valley_ratio, 0.0, 0.999)
-    return {"stitch_threshold": args.stitch_threshold, "valley_ratio": args.valley_ratio, "instance_settings": settings,
-            "tta": args.tta}
+    return {"stitch_threshold": args.stitch_threshold, "valley_ratio": args.valley_ratio, "instance_settings": settings}

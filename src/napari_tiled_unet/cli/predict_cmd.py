@@ -145,7 +145,8 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
 
     data, _ = open_tiff_lazy(path)
     result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
-                                        batch_size=args.batch_size, amp=args.amp, **instance_kwargs(args, net))
+                                        batch_size=args.batch_size, amp=args.amp, tta=False,
+                                        **instance_kwargs(args, net))
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
     local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
@@ -228,7 +229,7 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
     try:
         result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                             batch_size=args.batch_size, progress=bar, amp=args.amp,
-                                            **{**instance_kwargs(args, net), "tta": tta})
+                                            tta=tta, **instance_kwargs(args, net))
     finally:
         if bar is not None:
             bar.close()
