@@ -7,6 +7,8 @@ from napari_tiled_unet.training.labels import IGNORE
 from napari_tiled_unet.training.sparse_instances import (
     as_painted_convention,
     background_mode,
+    edge_band_background,
+    flat_background,
     inferred_background,
     with_inferred_background,
 )
@@ -60,7 +62,8 @@ def test_sparse_instance_targets_ignore_what_was_not_painted_and_separate_touchi
     config = TrainingConfig(task="instances", sparse=True, val_fraction=0.0, sparse_background="painted")
     data = prepare_training_data(image, labels, config)
     targets = data.images[0].targets
-    assert set(np.unique(targets[labels == 0])) == {IGNORE}
+    unpainted_objects = (truth > 0) & (labels == 0)
+    assert set(np.unique(targets[unpainted_objects])) == {IGNORE}
     assert set(np.unique(targets[labels == 1])) == {BACKGROUND}
     contact = (truth == 1) & np.roll(truth == 2, -1, axis=1)
     assert contact.any() and (targets[contact] == BOUNDARY).all(), "touching painted objects get a boundary"
@@ -102,3 +105,71 @@ def test_the_validation_block_of_sparse_instances_holds_painted_objects():
     config = TrainingConfig(task="instances", sparse=True, sparse_background="painted", val_fraction=0.2)
     item = prepare_training_data(image, labels, config).images[0]
     assert item.val_instances is not None and item.val_instances.max() > 0
+
+
+def test_the_band_outside_a_painted_object_is_background_except_where_a_neighbour_touches():
+    image, truth = nuclei()
+    labels = np.where(truth == 1, 2, 0)  # object 1 painted; object 2 touches it and is not painted
+    from scipy import ndimage as ndi
+
+    band = edge_band_background(image[None] / 200.0, labels)
+    distance = ndi.distance_transform_edt(truth != 1)
+    assert band.any() and (distance[band] <= 2).all() and (distance[band] > 0).all()
+    on_neighbour = band & (truth == 2)
+    assert on_neighbour.sum() <= 0.02 * (truth == 2).sum(), "the touching unpainted neighbour was taken for background"
+    assert (ndi.distance_transform_edt(truth == 2)[on_neighbour] <= 1).all(), "only its outermost pixels"
+    ring = (distance > 0) & (distance <= 2) & (truth == 0)
+    assert band[ring].mean() > 0.8, "the plain background just outside the painted object should be background"
+
+
+def test_the_band_follows_dark_objects_on_a_bright_background():
+    image, truth = nuclei()
+    labels = np.where(truth == 3, 2, 0)
+    inverted = (255.0 - image)[None] / 255.0
+    band = edge_band_background(inverted, labels)
+    assert band.any() and not (band & (truth > 0)).any()
+
+
+def _flat_scene():
+    """A bright painted disk, a dim unpainted disk (15% of its contrast) and empty background."""
+    shape = (160, 160)
+    image = np.full(shape, 20.0) + np.random.default_rng(1).normal(0, 2, shape)
+    bright, dim = _disk(shape, (40, 40), 10), _disk(shape, (40, 120), 10)
+    image[bright] += 180.0
+    image[dim] += 27.0
+    return (image / 200.0)[None].astype(np.float32), bright, dim
+
+
+def test_flat_background_covers_empty_background_but_never_a_dim_unpainted_object():
+    image, bright, dim = _flat_scene()
+    background = flat_background(image, bright)
+    from scipy import ndimage as ndi
+
+    assert not (background & ndi.binary_dilation(dim, iterations=3)).any(), "a dim nucleus was taken for background"
+    assert background[120:, :].mean() > 0.9, "the empty lower part of the image is background"
+    assert not (background & (ndi.distance_transform_edt(~bright) <= 2)).any()
+
+
+def test_painted_strokes_get_the_flat_far_background_and_the_band_added():
+    image, bright, dim = _flat_scene()
+    labels = np.zeros(bright.shape, np.int32)
+    labels[bright] = 2
+    labels[55:58, 30:50] = 1  # one stroke next to the painted object, as people paint them
+    added = with_inferred_background(image, labels, "painted")
+    assert (added[labels == 1] == 1).all() and (added[bright] == 2).all()
+    assert (added[140:, :] == 1).mean() > 0.9, "the far background was not added"
+    assert not (added[dim] == 1).any()
+    config = TrainingConfig(task="instances", sparse=True, val_fraction=0.0, sparse_background="painted")
+    targets = prepare_training_data(image[0] * 200.0, labels, config).images[0].targets
+    assert (targets[140:, :] == BACKGROUND).mean() > 0.9 and (targets[dim] == IGNORE).all()
+
+
+def test_background_is_added_in_3d_too():
+    shape = (24, 64, 64)
+    zz, yy, xx = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    ball = (zz - 12) ** 2 + (yy - 20) ** 2 + (xx - 20) ** 2 <= 36
+    image = (np.where(ball, 1.0, 0.1) + np.random.default_rng(2).normal(0, 0.01, shape))[None].astype(np.float32)
+    labels = np.where(ball, 2, 0)
+    labels[12, 30:34, 5:20] = 1
+    added = with_inferred_background(image, labels, "painted")
+    assert (added[ball] == 2).all() and (added[:, 50:, 50:] == 1).mean() > 0.9

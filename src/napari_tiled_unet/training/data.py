@@ -234,7 +234,10 @@ def prepare_training_data(
 
 
 def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig) -> tuple[list, str]:
-    """Sparse instance labels as 0 = not annotated, 1 = background, 2.. = objects, background inferred if unpainted."""
+    """Sparse instance labels as 0 = not annotated, 1 = background, 2.. = objects, unambiguous background added.
+
+    See :func:`~napari_tiled_unet.training.sparse_instances.with_inferred_background`.
+    """
     mode, note = config.sparse_background, f"sparse instances, background {config.sparse_background}"
     if mode == "auto":
         mode, note = background_mode([lab for _, lab in pairs])
@@ -244,7 +247,7 @@ def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: Trai
     converted = []
     for image, lab in pairs:
         lab = as_painted_convention(lab, mode)
-        converted.append((image, with_inferred_background(image, lab) if mode == "inferred" else lab))
+        converted.append((image, with_inferred_background(image, lab, mode)))
     return converted, note
 
 
