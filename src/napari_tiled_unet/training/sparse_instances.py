@@ -169,14 +169,15 @@ def flat_background(image: np.ndarray, objects: np.ndarray, margin: int = INFER_
         return candidates
     intensity = ndi.gaussian_filter(np.asarray(image, dtype=np.float32).mean(axis=0), 1.0)
     radius = object_radius(objects)
-    bright = float(np.median(intensity[objects])) >= float(np.median(intensity[candidates]))
+    background_level = float(np.median(intensity[candidates]))
+    bright = float(np.median(intensity[objects])) >= background_level
     level = float(np.median(_top_hat(intensity, 2 * radius + 1, bright)[objects]))
     if level <= 0:
         return np.zeros(objects.shape, dtype=bool)
     # the painted objects themselves are no unknown structure: fill them (and their blurred edge) with the
     # background level, so that flat background reaches up to the margin around them
     unpainted = intensity.copy()
-    unpainted[ndi.binary_dilation(objects, iterations=margin + 1)] = float(np.median(intensity[candidates]))
+    unpainted[ndi.binary_dilation(objects, iterations=margin + 1)] = background_level
     top_hat = _top_hat(unpainted, 2 * radius + 1, bright)
     structure = ndi.gaussian_filter(top_hat, radius / 2.0) > contrast * level
     structure = ndi.binary_dilation(structure, iterations=radius)
