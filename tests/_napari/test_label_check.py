@@ -106,3 +106,41 @@ def test_no_layer_name_decides_anything(widget, viewer, sample, wait_checked):
     widget.labels_layer.value = viewer.layers["my scribbles"]
     wait_checked(widget)
     assert not widget.sparse.value and widget.task.value == "semantic"
+
+
+def test_closing_waits_for_a_check_still_running_and_shows_nothing_after(viewer, qtbot, monkeypatch):
+    """Closing the widget right after picking labels must not leave a check running into the teardown."""
+    import threading
+    import time
+
+    from napari_tiled_unet._napari import label_check
+
+    started, real = threading.Event(), label_check.check_labels
+
+    def slow(*args, **kwargs):
+        started.set()
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(label_check, "check_labels", slow)
+    widget = TrainWidget(viewer)
+    widget.labels_layer.value = viewer.layers["nuclei 2D scribbles"]
+    assert started.wait(10) and widget.label_check.pending
+    shown = widget.label_check.text.value
+    widget.runner.close("test")
+    assert widget.label_check.closed and not any(t.is_alive() for t in widget.label_check._threads)
+    qtbot.wait(50)  # the result is delivered to the GUI thread, which ignores it
+    assert widget.label_check.text.value == shown and widget.label_check.last is None
+
+
+def test_a_check_that_fails_says_so_in_the_widget(viewer, qtbot, monkeypatch, wait_checked):
+    from napari_tiled_unet._napari import label_check
+
+    def broken(*args, **kwargs):
+        raise MemoryError("too large")
+
+    monkeypatch.setattr(label_check, "check_labels", broken)
+    widget = TrainWidget(viewer)
+    widget.labels_layer.value = viewer.layers["nuclei 2D scribbles"]
+    wait_checked(widget)
+    assert "the labels could not be checked (MemoryError: too large)" in widget.label_check.text.value

@@ -10,6 +10,8 @@ contradict the labels, offers to train anyway. Start checks again in the trainin
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,14 +19,16 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import CheckBox, Container, Label, PushButton
-from superqt.utils import create_worker
 
 from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
 
 from .messages import TRAIN_ANYWAY, TRAINING, in_user_words
-from .qt_parts import ERROR_STYLE, wrap_text
+from .qt_parts import ERROR_STYLE, Relay, wrap_text
 
 logger = logging.getLogger(__name__)
+
+WAIT_ON_CLOSE_S = 10.0
+"""How long closing the widget waits for a label check still running (a check takes a few seconds at most)."""
 
 SEVERITY_WORDS = {"error": "contradiction", "warning": "warning", "info": "note"}
 
@@ -107,6 +111,9 @@ class LabelCheck(Container):
         self._generation = 0
         self._pending = 0
         self.closed = False
+        self._threads: list[threading.Thread] = []
+        self._relay = Relay()
+        self._relay.event.connect(self._run_delivery)
         self.last: Checked | None = None
         #: Called with every check that arrives (the widget may propose a model to start from).
         self.on_checked: Callable[[Checked], Any] | None = None
@@ -132,26 +139,51 @@ class LabelCheck(Container):
         generation = self._generation
         self._pending += 1
         self.text.value = f"checking the labels{f' {name!r}' if name else ''}…"
-        worker = create_worker(check_labels, list(labels), None if images is None else list(images), task,
-                               sparse, suggest, _start_thread=False, _ignore_errors=True)
         me = weakref.ref(self)  # a check still running must not keep a closed widget (and its viewer) alive
+        relay = self._relay
 
-        def done(checked: Checked) -> None:
-            if (check := me()) is not None:
-                check._done(generation, checked, suggest, name, note)
-
-        def failed(err: BaseException) -> None:
-            if (check := me()) is not None:
-                check._failed(generation, err)
-
-        def finished() -> None:
+        def deliver(result: Checked | BaseException) -> None:
             if (check := me()) is not None:
                 check._pending = max(check._pending - 1, 0)
+                if isinstance(result, BaseException):
+                    check._failed(generation, result)
+                else:
+                    check._done(generation, result, suggest, name, note)
 
-        worker.returned.connect(done)
-        worker.errored.connect(failed)
-        worker.finished.connect(finished)
-        worker.start()
+        def work() -> None:
+            try:
+                result: Checked | BaseException = check_labels(list(labels), None if images is None else list(images),
+                                                                  task, sparse, suggest)
+            except Exception as err:  # shown in the widget and logged in the GUI thread
+                result = err
+            try:
+                relay.event.emit((deliver, result))
+            except RuntimeError:  # the widget and its relay were deleted: nobody waits for this check
+                logger.debug("a label check ended after its widget was deleted")
+
+        thread = threading.Thread(target=work, name="label check", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def end(self) -> None:
+        """The widget goes away: nothing more is shown, and checks still running are awaited a moment.
+
+        A check only reads the labels, so nothing is lost if one outlives the wait; waiting keeps its thread
+        from running into the application's teardown.
+        """
+        self.closed = True
+        deadline = time.monotonic() + WAIT_ON_CLOSE_S
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+    @staticmethod
+    def _run_delivery(item: tuple[Callable[[Any], Any], Any]) -> None:
+        deliver, result = item
+        try:
+            deliver(result)
+        except Exception:  # an exception escaping a Qt slot can abort the process: log it instead
+            logger.exception("showing the label check failed")
 
     def _failed(self, generation: int, err: BaseException) -> None:
         logger.warning("the label check failed: %s", err, exc_info=(type(err), err, err.__traceback__))

@@ -135,7 +135,7 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
             self.fields.reset_choices()
 
     def _closed(self, reason: str) -> None:
-        self.label_check.closed = True
+        self.label_check.end()
         disconnect_layer_events(self.viewer, self._layers_changed)
 
     # ------------------------------------------------------------------ layers and pairs
