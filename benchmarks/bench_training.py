@@ -70,13 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--only", choices=["instances", "sparse"], default=None)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (runs of one seed follow one path)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
     train_set, test_set = load_nuclei_2d(), load_nuclei_2d_test()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus")
     results: dict = {"time_limit_s": args.time_limit}
     if args.only in (None, "instances"):
-        config = TrainingConfig(task="instances", time_limit=args.time_limit)
+        config = TrainingConfig(task="instances", time_limit=args.time_limit, seed=args.seed)
         results["pipeline"] = pipeline_share(config, train_set["image"], train_set["labels"])
         print("data pipeline:", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                            for k, v in results["pipeline"].items()}))
@@ -93,7 +94,8 @@ def main() -> None:
         }
         print("instances:", json.dumps({k: round(v, 3) for k, v in results["instances"].items()}))
     if args.only in (None, "sparse"):
-        config = TrainingConfig(task="semantic", sparse=True, time_limit=args.time_limit)
+        config = TrainingConfig(task="semantic", sparse=True, time_limit=args.time_limit,
+                                seed=args.seed)
         print(f"sparse: training {args.time_limit:.0f} s from scribbles "
               f"({np.mean(train_set['scribbles'] > 0):.1%} of pixels annotated)")
         net = train(train_set["image"], train_set["scribbles"], config, callback=log_epochs)

@@ -11,7 +11,7 @@ planes are linked into objects that span them (:mod:`napari_tiled_unet.stitching
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,16 @@ from napari_tiled_unet.class_outputs import label_dtype, softmax
 from napari_tiled_unet.instance_output import instances_of
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import ImageNormalizer, PercentileNormalization
+from napari_tiled_unet.object_scale import (
+    AUTO,
+    Rescale,
+    auto_factor,
+    largest_radius,
+    median_radius,
+    rescale_applies,
+    scale_back,
+    scale_image,
+)
 from napari_tiled_unet.plane_loop import predict_planes, predict_planes_lazy
 from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.prediction_request import OUTPUT_KINDS, OutputKind, PredictionRequest
@@ -78,6 +88,8 @@ def predict_image(
     valley_ratio: float = DEFAULT_VALLEY_RATIO,
     instance_settings: InstanceSettings | None = None,
     tta: bool | None = None,
+    rescale: Rescale = None,
+    on_rescale: Callable[[float, float | None], Any] | None = None,
 ) -> tuple[np.ndarray, str]:
     """Predict a whole image or stack with a model and return the result with its axis letters.
 
@@ -117,6 +129,14 @@ def predict_image(
         exact tiling (8x the time; in-memory images only). None (default): on where the model file recommends
         it (builtin:nuclei) and the image is one 2D image in memory, off otherwise (see
         :func:`~napari_tiled_unet.test_time_augmentation.tta_applies`).
+    rescale : float, "auto", "off" or None
+        Predict on the image scaled by this factor and scale the result back (0.5 for objects twice the size
+        the model likes); "auto" shrinks the image when the objects come out larger than the radius the model
+        file names (see :mod:`napari_tiled_unet.object_scale`); None (default): auto for such a model's
+        instances of one 2D image in memory, nothing otherwise.
+    on_rescale : callable, optional
+        Called as ``on_rescale(factor, median_radius)`` when the image was predicted scaled (the radius, in
+        pixels, of the first pass's objects under auto, else None).
 
     Returns
     -------
@@ -148,13 +168,31 @@ def predict_image(
                                 tta=tta_applies(tta, net, len(loop_shape), is_dask(arranged)),
                                 progress=progress, cancel=cancel)
     run = predict_planes_lazy if is_dask(arranged) else predict_planes
-    result = run(net, arranged, loop_shape, request, instances_of)
+    scaling = rescale_applies(rescale, net, len(loop_shape), is_dask(arranged), output)
+    if isinstance(scaling, float):
+        result = _predict_scaled(net, arranged, request, scaling)
+        if on_rescale is not None:
+            on_rescale(scaling, None)
+    else:
+        result = run(net, arranged, loop_shape, request, instances_of)
+    if scaling == AUTO and (factor := auto_factor(result, largest_radius(net))) < 1.0:
+        radius = median_radius(result)
+        result = _predict_scaled(net, arranged, request, factor)
+        if on_rescale is not None:
+            on_rescale(factor, radius)
     spatial_axes = spatial_letters(axes, config.dims)
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes
     if output == "instances" and loop_shape:
         result = link_loop_axes(np.asarray(result), loop_axes, stitch_threshold, valley_ratio)
     return result, loop_axes + spatial_axes
+
+
+def _predict_scaled(net: UNet, arranged: Any, request: PredictionRequest, factor: float) -> np.ndarray:
+    """One 2D image ``(C, Y, X)`` predicted scaled by ``factor``, the result scaled back to its pixels."""
+    image = np.asarray(arranged)
+    result = predict_planes(net, scale_image(image, factor), (), request, instances_of)
+    return np.ascontiguousarray(scale_back(result, image.shape[1:]))
 
 
 def link_loop_axes(result: np.ndarray, loop_axes: str, threshold: float,

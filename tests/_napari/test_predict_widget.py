@@ -164,3 +164,29 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     qtbot.waitUntil(lambda: widget.export_button.enabled, timeout=TIMEOUT)
     assert "does not exist" in notes.errors[-1]
     assert not (tmp_path / "missing").exists()
+
+
+def test_large_nuclei_are_predicted_shrunk_with_the_builtin_model_and_the_status_says_so(viewer, qtbot,
+                                                                                          clean_registry):
+    from test_object_scale import large_nuclei
+
+    image, _ = large_nuclei()
+    viewer.add_image(image, name="large nuclei", translate=(10, 20))
+    widget = PredictWidget(viewer)
+    widget.model.value = "builtin:nuclei"
+    widget.image_layer.value = viewer.layers["large nuclei"]
+    widget.output.value = "instances"
+    assert widget.rescale.native.isVisibleTo(widget.native) and widget.rescale.value  # the model names its radius
+    widget.tta.value = False
+    predict(widget, qtbot)
+    assert "predicted on the image scaled by 0.4" in widget.status.value, widget.status.value
+    assert "24 px median radius" in widget.status.value
+    result = widget.result_layer
+    assert result.data.shape == image.shape and int(result.data.max()) == 5
+    np.testing.assert_array_equal(result.translate, (10, 20))
+    widget.rescale.value = False
+    predict(widget, qtbot)
+    assert "scaled" not in widget.status.value
+    clean_registry.add(widget.selected_model().__class__(widget.selected_model().config), name="plain")
+    widget.model.value = "plain"
+    assert not widget.rescale.native.isVisibleTo(widget.native)  # no radius named: nothing to shrink to

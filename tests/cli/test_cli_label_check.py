@@ -111,3 +111,30 @@ def test_test_time_augmentation_prints_its_cost(scene, tmp_path, capsys):
     assert code == 0 and "test-time augmentation" not in err
     assert main(["info", str(model)]) == 0
     assert "test-time augmentation: recommended by the model" in capsys.readouterr().out
+
+
+def test_rescale_shrinks_large_nuclei_says_so_and_refuses_bad_values(tmp_path, capsys):
+    """builtin:nuclei names 11 px as its best radius: nuclei of radius 24 are predicted on a shrunk image."""
+    from test_object_scale import large_nuclei
+
+    image, _ = large_nuclei()
+    path, out = tmp_path / "large.tif", tmp_path / "objects.tif"
+    tifffile.imwrite(path, image)
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--no-tta",
+                    "--quiet")
+    assert code == 0, err
+    assert "objects came out with a median radius of 24 px, larger than the 11 px the model segments best" in err
+    assert tifffile.imread(out).shape == image.shape and tifffile.imread(out).max() == 5
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--no-tta",
+                    "--rescale", "off", "--overwrite", "--quiet")
+    assert code == 0 and "scaled" not in err
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "labels", "--no-tta",
+                    "--rescale", "0.5", "--overwrite", "--quiet")
+    assert code == 0 and "predicted on the image scaled by 0.50 (--rescale 0.5)" in err
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--rescale", "huge", "--overwrite")
+    assert code == 2 and "rescale='huge' is invalid: use 'auto', 'off' or a factor" in err and "Traceback" not in err
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", tmp_path / "lazy.tif", "--rescale", "0.5",
+                    "--lazy")
+    assert code == 2 and "--rescale needs the image in memory" in err
+    assert main(["info", "builtin:nuclei"]) == 0
+    assert "object size: segments objects up to a median radius of about 11 px best" in capsys.readouterr().out

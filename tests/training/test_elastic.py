@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage as ndi
 
-from napari_tiled_unet.training.elastic import displacement_field, elastic_axis_scale, elastic_deform
+from napari_tiled_unet.training.elastic import (
+    _deformed_coordinates,
+    _linear_mirror,
+    displacement_field,
+    elastic_axis_scale,
+    elastic_deform,
+)
 
 
 def label_patch(shape, seed=0, n_classes=5):
@@ -34,3 +43,25 @@ def test_physical_displacements_are_scaled_per_axis():
     assert corners[:, 0].std() == pytest.approx(0.5 * corners[:, 1].std(), rel=0.35)
     same = displacement_field((16, 16, 16), np.random.default_rng(0), 10.0)
     np.testing.assert_allclose(fields[0, 1:], same[1:])  # the same draws, only scaled
+
+
+@settings(max_examples=25, deadline=None)
+@given(spatial=st.lists(st.integers(2, 9), min_size=2, max_size=3), channels=st.integers(1, 3),
+       reach=st.floats(0.0, 30.0), seed=st.integers(0, 2**16))
+def test_linear_resampling_equals_scipys_mirror_mode(spatial, channels, reach, seed):
+    """The torch path of order 1 is ndi.map_coordinates(order=1, mode="mirror"), also far outside the patch."""
+    rng = np.random.default_rng(seed)
+    image = rng.random((channels, *spatial)).astype(np.float32)
+    coords = rng.uniform(-reach, np.array(spatial)[:, None] + reach, size=(len(spatial), 7 * 11)).reshape(
+        (len(spatial), 7, 11))
+    expected = np.stack([ndi.map_coordinates(c, coords, order=1, mode="mirror") for c in image])
+    np.testing.assert_allclose(_linear_mirror(image, coords), expected, atol=1e-4)
+
+
+def test_elastic_deform_of_order_1_matches_the_spline_path():
+    rng = np.random.default_rng(3)
+    image = rng.random((2, 40, 33)).astype(np.float32)
+    linear, _, _ = elastic_deform(image, None, None, np.random.default_rng(5), sigma=6.0, order=1)
+    coords = _deformed_coordinates(displacement_field((40, 33), np.random.default_rng(5), 6.0, 3))
+    expected = np.stack([ndi.map_coordinates(c, coords, order=1, mode="mirror") for c in image])
+    np.testing.assert_allclose(linear, expected, atol=1e-4)

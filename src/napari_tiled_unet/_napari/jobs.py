@@ -121,13 +121,17 @@ class PredictionJob:
     stitch_threshold: float = DEFAULT_STITCH_THRESHOLD
     instance_settings: InstanceSettings | None = None
     tta: bool = False
+    rescale: str = "auto"
+    #: ``(factor, median radius)`` when the image was predicted scaled (see :mod:`napari_tiled_unet.object_scale`)
+    rescaled: list[tuple[float, float | None]] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`~napari_tiled_unet.inference.predict_image` besides net and image."""
         return {"axes": self.axes, "output": self.output, "tile_shape": self.tile_shape,
                 "normalizer": self.normalizer, "stitch_threshold": self.stitch_threshold,
-                "instance_settings": self.instance_settings, "tta": self.tta}
+                "instance_settings": self.instance_settings, "tta": self.tta, "rescale": self.rescale,
+                "on_rescale": lambda factor, radius: self.rescaled.append((factor, radius))}
 
 
 LAZY_RESULT_BYTES = 1 << 30

@@ -48,6 +48,7 @@ class PredictRunning:
     current_plane: Any
     link: Any
     tta: Any
+    rescale: Any
     objects: Any
     image_layer: Any
     run_button: Any
@@ -123,7 +124,7 @@ class PredictRunning:
         job = PredictionJob(net=net, image=data, axes=source.axes, output=output, tile_shape=self._tile(),
                             normalizer=normalizer, whole_image=whole, whole_axes=source.axes,
                             stitch_threshold=float(self.link.value), instance_settings=settings,
-                            tta=bool(self.tta.value))
+                            tta=bool(self.tta.value), rescale="auto" if self.rescale.value else "off")
         return job, plane, key
 
     def preview_objects(self) -> bool:
@@ -181,6 +182,10 @@ class PredictRunning:
             parts.append(linked)
         if job.tta:
             parts.append("with test-time augmentation")
+        for factor, radius in job.rescaled:
+            parts.append(f"predicted on the image scaled by {factor:.2f}"
+                         + (f" (objects of {radius:.0f} px median radius: larger than the model likes)"
+                            if radius is not None else ""))
         if shown.kept_edited:
             report_info(shown.why_new())
             parts.append(shown.why_new())

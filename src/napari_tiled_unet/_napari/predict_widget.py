@@ -13,6 +13,7 @@ from napari_tiled_unet.devices import device_of, resolve_device
 from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.inference import OUTPUT_KINDS
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.object_scale import largest_radius
 from napari_tiled_unet.predict import plan_tiles
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
 from napari_tiled_unet.test_time_augmentation import tta_recommended
@@ -100,6 +101,10 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                             tooltip="average the 8 flips and rotations of every plane: slightly smoother, more "
                             "reliable results at about 8 times the time (ticked for a single 2D image when the "
                             "model recommends it, as builtin:nuclei does)")
+        self.rescale = CheckBox(text="shrink large objects to the size the model likes", value=True, visible=False,
+                                tooltip="the model segments objects up to a certain radius best (builtin:nuclei: "
+                                "11 px): when the objects of a single 2D image come out larger, it is predicted "
+                                "again on the image shrunk to that size, and the objects are scaled back")
         self._tta_by_hand = False
         self._proposing = False
         self.objects = ObjectSettings()
@@ -136,7 +141,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         model = Container(widgets=[Container(widgets=[self.model]), buttons, self.model_info], labels=False)
         image = Container(widgets=[Container(widgets=[self.image_layer, *self.channels.widgets, self.output,
                                                       self.link]),
-                                   self.current_plane, self.tta], labels=False)
+                                   self.current_plane, self.tta, self.rescale], labels=False)
         tiles = Container(widgets=[self.auto_tile, Container(widgets=[self.tile_size, self.device]), self.tile_info],
                           labels=False)
         correct = Container(widgets=[self.correct_hint, self.correct_button], labels=False)
@@ -243,6 +248,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
             self.channels.set_by_hand = False
             self._tta_by_hand = False
             self.sections["objects"].setVisible(self.objects.show_model(net))
+            self.rescale.visible = largest_radius(net) is not None
         self._propose_channels(net)
         self._propose_tta(net)
         self._update_info()

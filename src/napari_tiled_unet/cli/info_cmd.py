@@ -9,6 +9,7 @@ from napari_tiled_unet.builtin_models import BUILTIN_PREFIX, builtin_models, is_
 from napari_tiled_unet.config import UNetConfig
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.model_meta import classes_in_words
+from napari_tiled_unet.object_scale import largest_radius_of
 from napari_tiled_unet.per_axis import axis_names
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 
@@ -109,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     if (meta.get("prediction") or {}).get("tta") is True:
         print("test-time augmentation: recommended by the model, on by default for a single 2D image (--no-tta "
               "turns it off)")
+    if (best := largest_radius_of(meta)) is not None:
+        print(f"object size: segments objects up to a median radius of about {best:g} px best; larger ones are "
+              "predicted on a shrunk image by default for a single 2D image (--rescale off turns it off)")
     for key in ("channels", "voxel_size"):
         if meta.get(key):
             print(f"{key.replace('_', ' ')}: {meta[key]}")

@@ -12,7 +12,7 @@ from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY
 
 
 def add_instance_options(parser: argparse.ArgumentParser) -> None:
-    """Register the post-processing, ``--tta``, ``--stitch-threshold`` and ``--valley-ratio`` options."""
+    """Register the post-processing, ``--tta``, ``--rescale``, ``--stitch-threshold`` and ``--valley-ratio``."""
     group = parser.add_argument_group("instances (--output instances)")
     group.add_argument("--seed-threshold", type=float, default=None, metavar="P",
                        help="seeds where the centre distance is above P (default: the value tuned after training, "
@@ -25,6 +25,11 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                         help="test-time augmentation: average the 8 flips/rotations of the image plane, each "
                         "predicted exactly (8x the time; the cost is printed) (default: on for a single 2D image "
                         "where the model recommends it, as builtin:nuclei does; off otherwise)")
+    parser.add_argument("--rescale", default=None, metavar="auto|off|FACTOR",
+                        help="predict on the image scaled by FACTOR and scale the result back (0.5 for objects "
+                        "twice the size the model segments best); auto: shrink the image when the objects come out "
+                        "larger than the radius the model names (builtin:nuclei: 11 px) (default: auto for the "
+                        "instances of a single 2D image in memory where the model names a radius; off otherwise)")
     group.add_argument("--stitch-threshold", type=float, default=DEFAULT_STITCH_THRESHOLD, metavar="SHARE",
                        help="stacks predicted plane by plane: objects of consecutive planes (and time points) are "
                        "one object when SHARE of the smaller one overlaps the other (default "

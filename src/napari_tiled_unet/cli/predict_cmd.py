@@ -32,6 +32,7 @@ from napari_tiled_unet.image_io import (
 from napari_tiled_unet.inference import CHANNEL_LETTERS, OUTPUT_KINDS, check_axes, predict_image
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.object_scale import check_rescale, largest_radius, rescale_in_words
 from napari_tiled_unet.test_time_augmentation import tta_applies
 
 LAZY_BYTES = 512 * 2**20
@@ -193,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     net = load_model(model, device=device)
     instance_kwargs(args, net)  # refuse wrong post-processing options before any work
+    args.rescale = check_rescale(args.rescale.lower() if isinstance(args.rescale, str) else args.rescale)
     voxel_size = checked_voxel_size(args.voxel_size)
     images = [Path(p) for p in args.images]
     plans = []
@@ -205,9 +207,10 @@ def run(args: argparse.Namespace) -> int:
         for path, destination, (axes, calibration) in zip(images, destinations, plans):
             start = time.perf_counter()
             if _use_lazy(args, path, destination):
-                if args.tta:
-                    raise ValueError(f"--tta needs the image in memory but {path} is read region by region (large "
-                                     "image, --lazy, a .zarr --out or --scheduler): leave out --tta")
+                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float))):
+                    if asked:
+                        raise ValueError(f"{flag} needs the image in memory but {path} is read region by region "
+                                         f"(large image, --lazy, a .zarr --out or --scheduler): leave out {flag}")
                 shape, dtype = _predict_lazy(args, net, path, destination, axes, calibration)
                 use_tta = False
             else:
@@ -225,13 +228,18 @@ def run(args: argparse.Namespace) -> int:
 def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destination: Path, axes: str,
                        calibration: Calibration, tta: bool) -> tuple:
     data, _ = read_image_and_calibration(path)
+    rescaled: list[tuple[float, float | None]] = []
     bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
     try:
         result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                             batch_size=args.batch_size, progress=bar, amp=args.amp,
-                                            tta=tta, **instance_kwargs(args, net))
+                                            tta=tta, rescale=args.rescale,
+                                            on_rescale=lambda *facts: rescaled.append(facts),
+                                            **instance_kwargs(args, net))
     finally:
         if bar is not None:
             bar.close()
+    for factor, radius in rescaled:
+        print(rescale_in_words(factor, radius, largest_radius(net)), file=sys.stderr)
     write_tiff(destination, result, result_axes, calibration=calibration)
     return result.shape, result.dtype

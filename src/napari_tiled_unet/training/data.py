@@ -344,8 +344,9 @@ class PatchSampler:
         in_start = tuple(int(s) - m for s, m in zip(out_start, self.margins))
         image = read_tile(item.image, in_start, self.patch)
         targets = read_tile(item.targets[None], in_start, self.patch)[0]
-        maps = item.weights[None] if item.distance is None else np.stack([item.weights, item.distance])
-        maps = read_tile(maps, in_start, self.patch)
+        maps = read_tile(item.weights[None], in_start, self.patch)
+        if item.distance is not None:  # tiles of each, stacked: never a copy of the whole image
+            maps = np.concatenate([maps, read_tile(item.distance[None], in_start, self.patch)])
         out_slices = tuple(slice(m, m + o) for m, o in zip(self.margins, self.output))
         image, targets, maps = augment(image, targets, maps, self.rng, self.augmentation, out_slices=out_slices,
                                        spacing=self.data.spacing)

@@ -1,0 +1,153 @@
+"""Large objects predicted on a shrunk image: the factor, the scaling both ways, and the prediction with it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from napari_tiled_unet.builtin_models import resolve_model
+from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.model_file import load_model
+from napari_tiled_unet.object_scale import (
+    AUTO,
+    auto_factor,
+    check_rescale,
+    largest_radius,
+    median_radius,
+    rescale_applies,
+    rescale_in_words,
+    scale_back,
+    scale_image,
+    scaled_shape,
+)
+from napari_tiled_unet.training.metrics import match_instances
+
+
+def disks(shape, centres, radius):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    labels = np.zeros(shape, np.uint16)
+    for k, (cy, cx) in enumerate(centres, start=1):
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = k
+    return labels
+
+
+class Net:
+    """Only what rescale_applies reads of a model."""
+
+    def __init__(self, metadata, dims=2):
+        self.metadata = metadata
+        self.config = type("Config", (), {"dims": dims})()
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("auto", "auto"), ("off", "off"), (0.5, 0.5),
+                                             ("0.5", 0.5), (2, 2.0)])
+def test_check_rescale_accepts_auto_off_and_factors(value, expected):
+    assert check_rescale(value) == expected
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, 9.0, math.nan, math.inf, "big", True, [0.5]])
+def test_check_rescale_names_the_value_and_the_fix(value):
+    with pytest.raises(ValueError, match=r"rescale=.* is invalid: use 'auto', 'off' or a factor from 0.05 to 8"):
+        check_rescale(value)
+
+
+def test_rescale_applies_to_the_instances_of_one_2d_image_of_a_model_that_names_a_radius():
+    named, silent = Net({"prediction": {"largest_radius": 11.0}}), Net({})
+    assert largest_radius(named) == 11.0 and largest_radius(silent) is None
+    assert largest_radius(Net({"prediction": {"largest_radius": "11"}})) is None  # not a number: ignored
+    assert rescale_applies(None, named, 0, False, "instances") == AUTO
+    assert rescale_applies(None, named, 0, False, "labels") is None  # auto measures objects
+    assert rescale_applies(None, named, 1, False, "instances") is None  # a stack: plane by plane as it is
+    assert rescale_applies(None, named, 0, True, "instances") is None  # read region by region
+    assert rescale_applies(None, silent, 0, False, "instances") is None
+    assert rescale_applies("auto", silent, 0, False, "instances") is None
+    assert rescale_applies("off", named, 0, False, "instances") is None
+    assert rescale_applies(1.0, named, 0, False, "instances") is None
+    assert rescale_applies(0.5, silent, 0, False, "probabilities") == 0.5
+    with pytest.raises(ValueError, match=r"rescale=0\.5 needs one 2D image in memory"):
+        rescale_applies(0.5, silent, 2, False, "labels")
+    with pytest.raises(ValueError, match="needs one 2D image in memory"):
+        rescale_applies(0.5, Net({}, dims=3), 0, False, "labels")
+
+
+def test_median_radius_and_the_auto_factor_only_shrink():
+    labels = disks((200, 200), [(50, 50), (50, 150), (150, 100)], 20)
+    assert median_radius(labels) == pytest.approx(20, abs=0.5)
+    assert median_radius(np.zeros((9, 9), np.uint8)) is None
+    assert auto_factor(labels, 11.0) == pytest.approx(11 / median_radius(labels))
+    assert auto_factor(labels, 19.0) == 1.0  # within the tolerance: left as it is
+    assert auto_factor(disks((200, 200), [(50, 50)], 5), 11.0) == 1.0  # small objects are never enlarged
+    assert auto_factor(np.zeros((9, 9), np.uint8), 11.0) == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(32, 90), width=st.integers(32, 90), factor=st.floats(0.2, 3.0), seed=st.integers(0, 99))
+def test_scaling_back_keeps_values_shape_and_position(height, width, factor, seed):
+    """Labels come back at the image's shape with the values they had, and an object's centre stays put."""
+    rng = np.random.default_rng(seed)
+    small_shape = scaled_shape((height, width), factor)
+    small = rng.integers(0, 5, small_shape).astype(np.uint16)
+    back = scale_back(small, (height, width))
+    assert back.shape == (height, width) and back.dtype == small.dtype
+    assert set(np.unique(back)) <= set(np.unique(small))
+    probabilities = np.stack([small, small + 1]).astype(np.float32)
+    assert scale_back(probabilities, (height, width)).shape == (2, height, width)
+    image = np.zeros((1, height, width), np.float32)
+    cy, cx = height / 2 + rng.uniform(-2, 2), width / 2 + rng.uniform(-2, 2)
+    yy, xx = np.mgrid[:height, :width]
+    image[0] = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 3.0**2))
+    scaled = scale_image(image, factor)
+    assert scaled.shape == (1, *small_shape) and scaled.dtype == np.float32
+    weights = scaled[0] / scaled[0].sum()
+    sy, sx = np.mgrid[: small_shape[0], : small_shape[1]]
+    zoom_y, zoom_x = small_shape[0] / height, small_shape[1] / width
+    # pixel centres map as (i + 0.5) * zoom - 0.5: the blob's centre of mass moves with the pixel areas
+    assert (weights * sy).sum() == pytest.approx((cy + 0.5) * zoom_y - 0.5, abs=0.35 + 0.1 / zoom_y)
+    assert (weights * sx).sum() == pytest.approx((cx + 0.5) * zoom_x - 0.5, abs=0.35 + 0.1 / zoom_x)
+
+
+def test_the_words_say_the_factor_and_why():
+    assert rescale_in_words(0.5, None, None) == "predicted on the image scaled by 0.50 (--rescale 0.5)"
+    words = rescale_in_words(0.42, 26.3, 11.0)
+    assert "median radius of 26 px" in words and "11 px" in words and "--rescale off" in words
+
+
+@pytest.fixture(scope="module")
+def builtin_nuclei():
+    return load_model(resolve_model("builtin:nuclei"))
+
+
+def large_nuclei(radius=24, side=320):
+    centres = [(70, 70), (70, 190), (200, 90), (230, 240), (110, 280)]
+    labels = disks((side, side), centres, radius)
+    rng = np.random.default_rng(0)
+    image = 400 + 2000 * (labels > 0) + rng.normal(0, 60, labels.shape)
+    return image.astype(np.uint16), labels
+
+
+def test_builtin_nuclei_predicts_large_nuclei_shrunk_by_default(builtin_nuclei):
+    assert largest_radius(builtin_nuclei) == 11.0
+    image, labels = large_nuclei()
+    seen = []
+    auto, _ = predict_image(builtin_nuclei, image, output="instances", tta=False,
+                            on_rescale=lambda factor, radius: seen.append((factor, radius)))
+    assert len(seen) == 1 and seen[0][0] < 0.6 and seen[0][1] > 15
+    assert auto.shape == image.shape and match_instances(auto, labels)["f1"] == 1.0
+    off, _ = predict_image(builtin_nuclei, image, output="instances", tta=False, rescale="off",
+                           on_rescale=lambda *facts: seen.append(facts))
+    assert len(seen) == 1 and off.shape == image.shape  # off: not called, predicted as it is
+    fixed, _ = predict_image(builtin_nuclei, image, output="probabilities", tta=False, rescale=0.5,
+                             on_rescale=lambda *facts: seen.append(facts))
+    assert seen[-1] == (0.5, None) and fixed.shape[1:] == image.shape
+
+
+def test_small_nuclei_are_predicted_as_they_are(builtin_nuclei):
+    image, labels = large_nuclei(radius=8, side=200)
+    seen = []
+    predicted, _ = predict_image(builtin_nuclei, image, output="instances", tta=False,
+                                 on_rescale=lambda *facts: seen.append(facts))
+    assert seen == [] and match_instances(predicted, labels)["f1"] >= 0.8
