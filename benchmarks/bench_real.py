@@ -14,9 +14,9 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``maize``: the maize section with a person's scribbles of two tissue types (semantic, sparse).
 - ``bbbc007``: six real nuclei images, 6-9 nuclei painted completely in each: train on 4, score on 2.
 - ``zeroshot``: a model trained on the synthetic generator only, scored on blobs and BBBC007 without seeing them.
-- ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is (its defaults, test-time augmentation
-  included), on the held-out half of blobs, the six BBBC007 images and the held-out parts of the sample, the
-  stand-in and U2OS; ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and
+- ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is (its defaults, test-time augmentation and
+  the shrinking of large objects included), on the held-out half of blobs, the six BBBC007 images and the
+  held-out parts of the sample, the stand-in and U2OS (these two also without TTA and with ``rescale="off"``); ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and
   ``builtin-u2os-b``: habits (a) and (b) fine-tuned from it for the same budget
   (compare with the cases without the prefix, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case
   fine-tuned from it.
@@ -201,8 +201,14 @@ def builtin_zeroshot_case(time_limit: float, seed: int) -> Result:
     result: Result = {**scores, "scored_on": f"{blobs.description} (no training)", "bbbc007_all_six": bbbc}
     for name in ("sample", "standin", "u2os"):
         item = annotated_images_cached()[name]
-        predicted, _ = predict_image(net, item.test_image, output="instances")
-        result[f"{name}_f1"] = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])["f1"]
+        # the defaults (TTA, large objects shrunk), then without TTA, and each with rescale off
+        for suffix, options in (("", {}), ("_no_tta", {"tta": False}), ("_rescale_off", {"rescale": "off"}),
+                                ("_no_tta_rescale_off", {"tta": False, "rescale": "off"})):
+            if suffix and name == "sample":
+                continue
+            predicted, _ = predict_image(net, item.test_image, output="instances", **options)
+            result[f"{name}_f1{suffix}"] = instance_scores(predicted[item.test_slice],
+                                                           item.test_labels[item.test_slice])["f1"]
     result["predict_seconds"] = round(time.perf_counter() - start, 1)
     return result
 

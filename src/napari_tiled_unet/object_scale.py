@@ -7,9 +7,9 @@ and the objects are scaled back to the image's pixels (nearest neighbour, pixel 
 the user (``rescale=0.5``: objects twice as large as the model likes) is applied to every output. Only for one 2D
 image in memory (like test-time augmentation); the normalisation statistics stay those of the original image.
 
-Measured for builtin:nuclei (held-out synthetic images of random styles, F1@0.5, no TTA): median radius 16-22 px
-0.923 -> 0.960, 22-30 px 0.717 -> 0.806, above 30 px 0.82 -> 0.98; enlarging small objects never helped, so auto
-only shrinks.
+Measured for builtin:nuclei (``benchmarks/bench_object_scale.py``: held-out synthetic images of random styles,
+F1@0.5, no TTA): median radius 16-22 px 0.923 -> 0.935, 22-30 px 0.717 -> 0.840, above 30 px 0.82 -> 0.98;
+enlarging small objects never helped (a scan of target radii), so auto only shrinks.
 """
 
 from __future__ import annotations
