@@ -16,10 +16,10 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``zeroshot``: a model trained on the synthetic generator only, scored on blobs and BBBC007 without seeing them.
 - ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is (its defaults, test-time augmentation and
   the shrinking of large objects included), on the held-out half of blobs, the six BBBC007 images and the
-  held-out parts of the sample, the stand-in and U2OS (these two also without TTA and with ``rescale="off"``); ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and
-  ``builtin-u2os-b``: habits (a) and (b) fine-tuned from it for the same budget
-  (compare with the cases without the prefix, trained from scratch); ``builtin-bbbc007``: the ``bbbc007`` case
-  fine-tuned from it.
+  held-out parts of the sample, the stand-in and U2OS (these two also without TTA and with ``rescale="off"``);
+  ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and ``builtin-u2os-b``:
+  habits (a) and (b) fine-tuned from it for the same budget (compare with the cases without the prefix, trained
+  from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it.
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
 training steps and seconds. Sparse instances (habits b and d, BBBC007) train with

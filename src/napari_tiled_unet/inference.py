@@ -29,6 +29,7 @@ from napari_tiled_unet.object_scale import (
     auto_factor,
     largest_radius,
     median_radius,
+    resample_to,
     rescale_applies,
     scale_back,
     scale_image,
@@ -191,8 +192,15 @@ def predict_image(
 def _predict_scaled(net: UNet, arranged: Any, request: PredictionRequest, factor: float) -> np.ndarray:
     """One 2D image ``(C, Y, X)`` predicted scaled by ``factor``, the result scaled back to its pixels."""
     image = np.asarray(arranged)
-    result = predict_planes(net, scale_image(image, factor), (), request, instances_of)
-    return np.ascontiguousarray(scale_back(result, image.shape[1:]))
+    shape = tuple(image.shape[1:])
+
+    def instances_at_image_size(net: UNet, logits: np.ndarray, settings: InstanceSettings | None) -> np.ndarray:
+        return instances_of(net, resample_to(logits, shape), settings)
+
+    result = predict_planes(net, scale_image(image, factor), (), request, instances_at_image_size)
+    if request.output == "probabilities":
+        return resample_to(result, shape)
+    return result if request.output == "instances" else np.ascontiguousarray(scale_back(result, shape))
 
 
 def link_loop_axes(result: np.ndarray, loop_axes: str, threshold: float,
