@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
               "turns it off)")
     if (best := largest_radius_of(meta)) is not None:
         print(f"object size: segments objects up to a median radius of about {best:g} px best; larger ones are "
-              "predicted on a shrunk image by default for a single 2D image (--rescale off turns it off)")
+              "predicted on a shrunk image by default for the objects of a single 2D image (--rescale off "
+              "turns it off)")
     for key in ("channels", "voxel_size"):
         if meta.get(key):
             print(f"{key.replace('_', ' ')}: {meta[key]}")
