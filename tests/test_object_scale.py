@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unet_helpers import disks, large_nuclei
 
 from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.inference import predict_image
@@ -26,14 +27,6 @@ from napari_tiled_unet.object_scale import (
     scaled_shape,
 )
 from napari_tiled_unet.training.metrics import match_instances
-
-
-def disks(shape, centres, radius):
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    labels = np.zeros(shape, np.uint16)
-    for k, (cy, cx) in enumerate(centres, start=1):
-        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = k
-    return labels
 
 
 class Net:
@@ -79,10 +72,14 @@ def test_median_radius_and_the_auto_factor_only_shrink():
     labels = disks((200, 200), [(50, 50), (50, 150), (150, 100)], 20)
     assert median_radius(labels) == pytest.approx(20, abs=0.5)
     assert median_radius(np.zeros((9, 9), np.uint8)) is None
-    assert auto_factor(labels, 11.0) == pytest.approx(11 / median_radius(labels))
-    assert auto_factor(labels, 19.0) == 1.0  # within the tolerance: left as it is
-    assert auto_factor(disks((200, 200), [(50, 50)], 5), 11.0) == 1.0  # small objects are never enlarged
-    assert auto_factor(np.zeros((9, 9), np.uint8), 11.0) == 1.0
+    zz, yy, xx = np.mgrid[:20, :20, :20]
+    assert median_radius(((zz - 10) ** 2 + (yy - 10) ** 2 + (xx - 10) ** 2 <= 36).astype(np.uint8)) == \
+        pytest.approx(6, abs=0.3)  # a ball in 3D
+    assert auto_factor(median_radius(labels), 11.0) == pytest.approx(11 / median_radius(labels))
+    assert auto_factor(median_radius(labels), 19.0) == 1.0  # within the tolerance: left as it is
+    small = disks((200, 200), [(50, 50)], 5)
+    assert auto_factor(median_radius(small), 11.0) == 1.0  # small objects are never enlarged
+    assert auto_factor(median_radius(np.zeros((9, 9), np.uint8)), 11.0) == 1.0
 
 
 @settings(max_examples=40, deadline=None)
@@ -120,14 +117,6 @@ def test_the_words_say_the_factor_and_why():
 @pytest.fixture(scope="module")
 def builtin_nuclei():
     return load_model(resolve_model("builtin:nuclei"))
-
-
-def large_nuclei(radius=24, side=320):
-    centres = [(70, 70), (70, 190), (200, 90), (230, 240), (110, 280)]
-    labels = disks((side, side), centres, radius)
-    rng = np.random.default_rng(0)
-    image = 400 + 2000 * (labels > 0) + rng.normal(0, 60, labels.shape)
-    return image.astype(np.uint16), labels
 
 
 def test_builtin_nuclei_predicts_large_nuclei_shrunk_by_default(builtin_nuclei):

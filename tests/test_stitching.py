@@ -2,22 +2,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unet_helpers import disk
 
 from napari_tiled_unet.inference import link_loop_axes
 from napari_tiled_unet.stitching import link_planes, split_at_valleys
 
 
-def _disk(shape, centre, radius):
-    yy, xx = np.ogrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
-
-
 def test_an_object_that_moves_a_little_keeps_its_id_and_new_objects_get_new_ids():
     planes = np.zeros((3, 40, 40), np.uint16)
-    planes[0][_disk((40, 40), (10, 10), 5)] = 4
-    planes[1][_disk((40, 40), (11, 11), 5)] = 1
-    planes[1][_disk((40, 40), (30, 30), 4)] = 2
-    planes[2][_disk((40, 40), (30, 31), 4)] = 9
+    planes[0][disk((40, 40), (10, 10), 5)] = 4
+    planes[1][disk((40, 40), (11, 11), 5)] = 1
+    planes[1][disk((40, 40), (30, 30), 4)] = 2
+    planes[2][disk((40, 40), (30, 31), 4)] = 9
     linked = link_planes(planes, threshold=0.25)
     assert linked[0, 10, 10] == linked[1, 11, 11]
     assert linked[1, 30, 30] == linked[2, 30, 31] != linked[0, 10, 10]
@@ -31,7 +27,7 @@ def _ball_planes(centres_z, radius, n_planes, shape=(48, 48), centre=(24, 24), z
         for k, cz in enumerate(centres_z, start=1):
             r2 = radius**2 - ((z - cz) * z_step) ** 2
             if r2 > 0:
-                planes[z][_disk(shape, centre, np.sqrt(r2)) & (planes[z] == 0)] = k
+                planes[z][disk(shape, centre, np.sqrt(r2)) & (planes[z] == 0)] = k
     return planes
 
 
@@ -60,7 +56,7 @@ def test_noisy_areas_of_one_ball_are_not_cut():
     planes = np.zeros((15, 48, 48), np.uint16)
     for z in range(15):  # radius 12 px along Z, each plane 1 px too small or too large at random
         radius = np.sqrt(max(0.0, 12.0**2 - (1.5 * (z - 7)) ** 2)) + rng.choice([-1, 0, 1])
-        planes[z][_disk((48, 48), (24, 24), radius)] = 1
+        planes[z][disk((48, 48), (24, 24), radius)] = 1
     assert set(np.unique(link_planes(planes))) == {0, 1}
 
 
@@ -86,8 +82,8 @@ def test_time_points_are_linked_but_never_cut():
 
 def test_weak_overlap_is_not_linked_and_threshold_zero_links_nothing():
     planes = np.zeros((2, 40, 40), np.uint8)
-    planes[0][_disk((40, 40), (10, 10), 5)] = 1
-    planes[1][_disk((40, 40), (10, 17), 5)] = 1  # a fifth of either overlaps the other
+    planes[0][disk((40, 40), (10, 10), 5)] = 1
+    planes[1][disk((40, 40), (10, 17), 5)] = 1  # a fifth of either overlaps the other
     assert len(np.unique(link_planes(planes))) == 3
     same = np.stack([planes[0], planes[0]])
     assert len(np.unique(link_planes(same, threshold=0))) == 3
@@ -111,7 +107,7 @@ def test_linking_keeps_every_object_and_never_merges_objects_of_one_plane(n, see
     for z in range(n):
         for k in range(1, rng.integers(1, 6)):
             y, x = rng.integers(0, 24, size=2)
-            planes[z][_disk((24, 24), (y, x), rng.integers(2, 6))] = k
+            planes[z][disk((24, 24), (y, x), rng.integers(2, 6))] = k
     linked = link_planes(planes)
     np.testing.assert_array_equal(linked > 0, planes > 0)
     for z in range(n):  # a plane's objects stay distinct, and are the same objects

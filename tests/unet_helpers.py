@@ -1,4 +1,4 @@
-"""Test helpers: small nets and the one-pass reference of overlap-tile prediction."""
+"""Test helpers: small nets, the one-pass reference of overlap-tile prediction, and disk-shaped objects."""
 
 from __future__ import annotations
 
@@ -67,3 +67,26 @@ def per_axis_configs(draw, dims: int | None = None, max_depth: int = 4, **fixed)
     values = {k: draw(v) for k, v in options.items() if k not in fixed}
     return UNetConfig(dims=dims, depth=depth, wf=0, pooling=tuple(pooling), kernels=tuple(kernels), **values,
                       **fixed)
+
+
+def disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """Boolean mask of a disk in a 2D image of ``shape``."""
+    yy, xx = np.ogrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def disks(shape: tuple[int, int], centres: list[tuple[float, float]], radius: float) -> np.ndarray:
+    """Instance labels (uint16) of disks numbered 1, 2, ... in the order of ``centres``."""
+    labels = np.zeros(shape, np.uint16)
+    for k, centre in enumerate(centres, start=1):
+        labels[disk(shape, centre, radius)] = k
+    return labels
+
+
+def large_nuclei(radius: float = 24, side: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """A uint16 image of five bright separate disks on a noisy background, and their instance labels."""
+    centres = [(70, 70), (70, 190), (200, 90), (230, 240), (110, 280)]
+    labels = disks((side, side), centres, radius)
+    rng = np.random.default_rng(0)
+    image = 400 + 2000 * (labels > 0) + rng.normal(0, 60, labels.shape)
+    return image.astype(np.uint16), labels

@@ -176,8 +176,8 @@ def predict_image(
             on_rescale(scaling, None)
     else:
         result = run(net, arranged, loop_shape, request, instances_of)
-    if scaling == AUTO and (factor := auto_factor(result, largest_radius(net))) < 1.0:
-        radius = median_radius(result)
+    radius = median_radius(result) if scaling == AUTO else None
+    if scaling == AUTO and (factor := auto_factor(radius, largest_radius(net))) < 1.0:
         result = _predict_scaled(net, arranged, request, factor)
         if on_rescale is not None:
             on_rescale(factor, radius)

@@ -82,15 +82,17 @@ def rescale_applies(rescale: Rescale, net: Any, n_loop: int, lazy: bool, output:
 
 
 def median_radius(labels: np.ndarray) -> float | None:
-    """Radius (pixels) of a circle with the median object area of ``labels``; None when it holds no object."""
-    areas = np.bincount(np.asarray(labels).ravel().astype(np.intp, copy=False))[1:]
-    areas = areas[areas > 0]
-    return float(math.sqrt(np.median(areas) / math.pi)) if areas.size else None
+    """Radius (pixels) of a disk (a ball in 3D) of the median object size of ``labels``; None without objects."""
+    sizes = np.bincount(np.asarray(labels).ravel().astype(np.intp, copy=False))[1:]
+    sizes = sizes[sizes > 0]
+    if not sizes.size:
+        return None
+    unit = math.pi if labels.ndim == 2 else 4.0 / 3.0 * math.pi
+    return float((float(np.median(sizes)) / unit) ** (1.0 / labels.ndim))
 
 
-def auto_factor(labels: np.ndarray, best_radius: float) -> float:
-    """The factor that brings the objects of ``labels`` to ``best_radius``; 1.0 when they are not too large."""
-    radius = median_radius(labels)
+def auto_factor(radius: float | None, best_radius: float) -> float:
+    """The factor that brings objects of median ``radius`` to ``best_radius``; 1.0 when they are not too large."""
     if radius is None or radius <= TOLERANCE * best_radius:
         return 1.0
     return best_radius / radius

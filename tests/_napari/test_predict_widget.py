@@ -168,7 +168,7 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
 
 def test_large_nuclei_are_predicted_shrunk_with_the_builtin_model_and_the_status_says_so(viewer, qtbot,
                                                                                           clean_registry):
-    from test_object_scale import large_nuclei
+    from unet_helpers import large_nuclei
 
     image, _ = large_nuclei()
     viewer.add_image(image, name="large nuclei", translate=(10, 20))

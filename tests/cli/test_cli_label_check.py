@@ -3,17 +3,13 @@
 import numpy as np
 import pytest
 import tifffile
+from unet_helpers import disk
 
 from napari_tiled_unet import load_model
 from napari_tiled_unet.cli.main import main
 
 FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--depth", "2", "--wf", "1", "--patch-size", "48",
         "--val-fraction", "0"]
-
-
-def _disk(shape, centre, radius):
-    yy, xx = np.ogrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
 
 
 @pytest.fixture
@@ -24,16 +20,16 @@ def scene(tmp_path):
     truth = np.zeros(shape, np.uint16)
     k = 0
     while k < 60:
-        disk = _disk(shape, rng.integers(8, 192, 2), rng.integers(4, 7))
-        if not truth[disk].any():
+        mask = disk(shape, rng.integers(8, 192, 2), rng.integers(4, 7))
+        if not truth[mask].any():
             k += 1
-            truth[disk] = k
+            truth[mask] = k
     image = ((truth > 0) * 400 + rng.poisson(50, shape)).astype(np.uint16)
     painted = np.where(np.isin(truth, [3, 9, 14, 20, 33]), truth, 0).astype(np.uint16)
     scribbles = np.zeros(shape, np.uint8)
     scribbles[5:8, 5:195] = 1
     for k in (3, 9, 14):
-        scribbles[_disk(shape, np.argwhere(truth == k).mean(axis=0).astype(int), 2)] = 2
+        scribbles[disk(shape, np.argwhere(truth == k).mean(axis=0).astype(int), 2)] = 2
     files = {}
     for name, data in (("image", image), ("truth", truth), ("painted", painted), ("scribbles", scribbles)):
         files[name] = tmp_path / f"{name}.tif"
@@ -115,7 +111,7 @@ def test_test_time_augmentation_prints_its_cost(scene, tmp_path, capsys):
 
 def test_rescale_shrinks_large_nuclei_says_so_and_refuses_bad_values(tmp_path, capsys):
     """builtin:nuclei names 11 px as its best radius: nuclei of radius 24 are predicted on a shrunk image."""
-    from test_object_scale import large_nuclei
+    from unet_helpers import large_nuclei
 
     image, _ = large_nuclei()
     path, out = tmp_path / "large.tif", tmp_path / "objects.tif"

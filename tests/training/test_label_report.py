@@ -1,12 +1,8 @@
 import numpy as np
 import pytest
+from unet_helpers import disk
 
 from napari_tiled_unet.training.label_report import inspect_labels
-
-
-def _disk(shape, centre, radius):
-    yy, xx = np.ogrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
 
 
 def _scene(n=60, shape=(300, 300), seed=0):
@@ -15,10 +11,10 @@ def _scene(n=60, shape=(300, 300), seed=0):
     truth = np.zeros(shape, np.int32)
     k = 0
     while k < n:
-        disk = _disk(shape, rng.integers(10, shape[0] - 10, 2), rng.integers(5, 9))
-        if not truth[disk].any():  # whole objects only (some touch)
+        mask = disk(shape, rng.integers(10, shape[0] - 10, 2), rng.integers(5, 9))
+        if not truth[mask].any():  # whole objects only (some touch)
             k += 1
-            truth[disk] = k
+            truth[mask] = k
     image = np.where(truth > 0, 200.0, 20.0).astype(np.float32)
     return image, truth
 

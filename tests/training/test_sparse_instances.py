@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from unet_helpers import disk
 
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import prepare_training_data
@@ -15,17 +16,12 @@ from napari_tiled_unet.training.sparse_instances import (
 from napari_tiled_unet.training.targets import BACKGROUND, BOUNDARY, INTERIOR
 
 
-def _disk(shape, centre, radius):
-    yy, xx = np.ogrid[: shape[0], : shape[1]]
-    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
-
-
 def nuclei(shape=(120, 120)):
     """Bright disks on a dark background, two of them touching; returns the image and the true ids."""
     truth = np.zeros(shape, np.int32)
     centres = [(20, 20), (20, 38), (60, 60), (95, 30), (90, 95), (40, 95)]
     for k, c in enumerate(centres, start=1):
-        truth[_disk(shape, c, 9) & (truth == 0)] = k
+        truth[disk(shape, c, 9) & (truth == 0)] = k
     image = np.where(truth > 0, 200.0, 20.0) + np.random.default_rng(0).normal(0, 5, shape)
     return image.astype(np.float32), truth
 
@@ -134,7 +130,7 @@ def _flat_scene():
     """A bright painted disk, a dim unpainted disk (15% of its contrast) and empty background."""
     shape = (160, 160)
     image = np.full(shape, 20.0) + np.random.default_rng(1).normal(0, 2, shape)
-    bright, dim = _disk(shape, (40, 40), 10), _disk(shape, (40, 120), 10)
+    bright, dim = disk(shape, (40, 40), 10), disk(shape, (40, 120), 10)
     image[bright] += 180.0
     image[dim] += 27.0
     return (image / 200.0)[None].astype(np.float32), bright, dim

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
+from napari_tiled_unet.object_scale import median_radius
 from napari_tiled_unet.training.label_shapes import sample_for_shapes, value_shapes
 
 BackgroundMode = Literal["auto", "painted", "inferred"]
@@ -131,12 +132,8 @@ def inferred_background(image: np.ndarray, objects: np.ndarray, margin: int = IN
 
 def object_radius(objects: np.ndarray) -> int:
     """Radius in pixels of a ball (disk in 2D) of the median painted object's size, at least 2."""
-    pieces, n = ndi.label(objects)
-    if n == 0:
-        return 2
-    volume = float(np.median(np.bincount(pieces.ravel())[1:]))
-    unit = np.pi if objects.ndim == 2 else 4.0 / 3.0 * np.pi
-    return max(2, round((volume / unit) ** (1.0 / objects.ndim)))
+    radius = median_radius(ndi.label(objects)[0])
+    return 2 if radius is None else max(2, round(radius))
 
 
 def flat_background(image: np.ndarray, objects: np.ndarray, margin: int = INFER_MARGIN,
