@@ -59,3 +59,27 @@ def test_clutter_is_drawn_only_when_asked_and_leaves_the_other_draws_alone():
     assert 5 <= sum(style.clutter > 0 for style in busy) <= 35
     for a, b in zip(plain, busy, strict=True):
         assert a == dataclasses.replace(b, clutter=0.0, clutter_grain=a.clutter_grain)
+
+
+def test_stray_light_is_drawn_only_when_asked_and_never_hides_the_dimmest_nuclei():
+    ranges = StyleRanges(share_stray_light=0.6, stray_light=(0.3, 4.0))
+    plain = [style_for_seed(seed) for seed in range(200)]
+    lit = [style_for_seed(seed, ranges=ranges) for seed in range(200)]
+    assert all(style.stray_light == 0.0 for style in plain)
+    peaks = np.array([style.stray_light for style in lit])
+    assert 20 <= np.count_nonzero(peaks) <= 120 and peaks.max() > 2.0 and peaks[peaks > 0].min() >= 0.3
+    for a, b in zip(plain, lit, strict=True):
+        # only the stray light and the camera scale that keeps the brightest light in range differ
+        assert a == dataclasses.replace(b, stray_light=0.0, target=a.target)
+        assert b.target <= a.target
+        if b.stray_light:
+            dimmest = b.dim_level if b.dim_share else np.exp(-2.0 * b.brightness_spread)
+            noise = np.sqrt(b.photons * (b.background + 0.2 + b.stray_light)) + 0.75 * b.read_noise
+            assert dimmest * b.photons >= 4.0 * noise - 1e-6
+
+
+def test_stray_light_range_is_checked():
+    with pytest.raises(ValueError, match="stray_light"):
+        StyleRanges(stray_light=(0.0, 1.0))
+    with pytest.raises(ValueError, match="share_stray_light"):
+        StyleRanges(share_stray_light=1.5)

@@ -140,3 +140,17 @@ def test_clutter_adds_unlabelled_textured_background():
     extra = cluttered[outside].astype(float) - plain[outside].astype(float)
     assert extra.mean() > 0.02 * quiet.target  # a patchy glow of about 5% of a nucleus on average
     assert extra.std() > extra.mean()  # patchy and grainy, not a flat offset
+
+
+def test_stray_light_adds_smooth_unlabelled_light_that_can_outshine_nuclei():
+    quiet = NucleiStyle(radius=9.0, coverage=0.2, photons=3000.0, bits=16, background=0.01, read_noise=0.0,
+                        background_variation=0.0, gradient=0.0, vignetting=0.0, haze=0.0, out_of_focus=0.0)
+    lit = NucleiStyle(**{**quiet.to_dict(), "stray_light": 2.0})
+    plain, labels = render_nuclei((128, 128), quiet, seed=4)
+    bright, same_labels = render_nuclei((128, 128), lit, seed=4)
+    np.testing.assert_array_equal(labels, same_labels)  # stray light is never an object
+    extra = ndi.gaussian_filter(bright.astype(float) - plain.astype(float), 4.0)
+    typical = np.median(plain[labels > 0].astype(float)) - quiet.offset
+    assert extra.max() == pytest.approx(2.0 * typical, rel=0.35)  # peaks at about twice a typical nucleus
+    assert extra.max() - extra.min() > typical  # varies across the image: brighter than a nucleus somewhere
+    assert np.abs(np.diff(extra, axis=1)).max() < 0.05 * typical  # smooth: no structure at the nuclei's scale

@@ -64,7 +64,30 @@ def expose(rng: np.random.Generator, stain: np.ndarray, style: NucleiStyle) -> n
     light = signal + broad + np.clip(background, 0.0, None)
     if style.clutter > 0:  # drawn only when asked for, so that images without it stay as they were
         light += clutter(rng, shape, style)
+    if style.stray_light > 0:  # likewise
+        light += stray_light(rng, shape, style)
     return light * illumination(rng, shape, style)
+
+
+def stray_light(rng: np.random.Generator, shape: tuple[int, ...], style: NucleiStyle) -> np.ndarray:
+    """Smooth additive light peaking at ``style.stray_light``: a tilt at a random angle and a broad glow.
+
+    The glow is a Gaussian of 20-60% of the image's lateral size at a random place (also outside the image);
+    the two are mixed at a random ratio and scaled so that their maximum in the image is ``style.stray_light``.
+    In 3D the field is the same in every plane.
+    """
+    lateral = shape[-2:]
+    grids = np.meshgrid(*[np.linspace(0.0, 1.0, s, dtype=np.float32) for s in lateral], indexing="ij", sparse=True)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    tilt = np.sin(angle) * grids[0] + np.cos(angle) * grids[1]
+    tilt = tilt - tilt.min()
+    centre = rng.uniform(-0.2, 1.2, 2)
+    width = rng.uniform(0.2, 0.6)
+    glow = np.exp(-((grids[0] - centre[0]) ** 2 + (grids[1] - centre[1]) ** 2) / (2.0 * width**2))
+    mix = rng.uniform(0.0, 1.0)
+    field = mix * tilt / max(float(tilt.max()), 1e-6) + (1.0 - mix) * glow / max(float(glow.max()), 1e-6)
+    field = style.stray_light * field / max(float(field.max()), 1e-6)
+    return np.broadcast_to(field, shape).astype(np.float32)
 
 
 def clutter(rng: np.random.Generator, shape: tuple[int, ...], style: NucleiStyle) -> np.ndarray:

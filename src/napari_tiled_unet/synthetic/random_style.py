@@ -47,6 +47,11 @@ class StyleRanges:
         Largest ratio between the brightest (mitotic) and the dimmest nuclei of an image.
     share_clutter : float
         Share of images with textured, unlabelled background (``NucleiStyle.clutter``).
+    share_stray_light : float
+        Share of images with strong additive light varying across the image (``NucleiStyle.stray_light``,
+        log-uniform over ``stray_light``; never so bright that its noise hides the dimmest nuclei).
+    stray_light : tuple of float
+        Its peak, relative to a typical nucleus.
 
     """
 
@@ -59,10 +64,12 @@ class StyleRanges:
     share_mixed_sizes: float = 0.25
     max_brightness_ratio: float = 20.0
     share_clutter: float = 0.0
+    share_stray_light: float = 0.0
+    stray_light: tuple[float, float] = (0.3, 4.0)
 
     def __post_init__(self) -> None:
         for name, low, high in (("radius", 1.5, 200.0), ("coverage", 0.0, 0.9), ("photons", 0.1, 1e6),
-                                ("psf_sigma", 0.0, 10.0), ("z_step", 0.05, 50.0)):
+                                ("psf_sigma", 0.0, 10.0), ("z_step", 0.05, 50.0), ("stray_light", 0.01, 20.0)):
             pair = getattr(self, name)
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(f"{name}={pair!r} is invalid: use a (low, high) pair")
@@ -73,6 +80,7 @@ class StyleRanges:
         check_float("share_mixed_sizes", self.share_mixed_sizes, 0.0, 1.0)
         check_float("max_brightness_ratio", self.max_brightness_ratio, 1.0, 1000.0)
         check_float("share_clutter", self.share_clutter, 0.0, 1.0)
+        check_float("share_stray_light", self.share_stray_light, 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary."""
@@ -210,4 +218,21 @@ def random_style(rng: np.random.Generator, ndim: int = 2, ranges: StyleRanges | 
         values["overlap_glow"] = 0.0  # a voxel holds one nucleus; only projections (2D) add up stain
     if ranges.share_clutter > 0 and rng.random() < ranges.share_clutter:  # drawn last: other draws unchanged
         values.update(clutter=rng.uniform(0.03, 0.15), clutter_grain=rng.uniform(0.8, 3.0))
+    if ranges.share_stray_light > 0 and rng.random() < ranges.share_stray_light:  # likewise
+        values.update(_stray_light(rng, ranges, values))
     return NucleiStyle(**values)
+
+
+def _stray_light(rng: np.random.Generator, ranges: StyleRanges, values: dict[str, Any]) -> dict[str, float]:
+    """A stray light peak and the camera scale that keeps the image's brightest light where it was."""
+    dimmest = values["dim_level"] if values["dim_share"] else math.exp(-2.0 * values["brightness_spread"])
+    photons, read_noise, background = values["photons"], values["read_noise"], values["background"]
+    # as for the dim nuclei: the dimmest nucleus stays ~4 sigma above the noise of the brightest stray light
+    above_read_noise = max(dimmest * photons - 3.0 * read_noise, 0.0)
+    allowed = (above_read_noise / 4.0) ** 2 / photons - background - 0.2
+    peak = min(_log_uniform(rng, *ranges.stray_light), allowed)
+    if peak < ranges.stray_light[0]:
+        return {}
+    brightest = (values["mitotic_level"] if values["mitotic_share"] else math.exp(2 * values["brightness_spread"]))
+    before = brightest + background + 0.3 * values["haze"]
+    return {"stray_light": peak, "target": max(1.0, values["target"] * before / (before + peak))}

@@ -54,6 +54,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "out_of_focus": (0.0, 50.0),
     "clutter": (0.0, 2.0),
     "clutter_grain": (0.3, 20.0),
+    "stray_light": (0.0, 20.0),
     "depth_attenuation": (0.0, 0.9),
     "photons": (0.1, 1e6),
     "read_noise": (0.0, 100.0),
@@ -133,6 +134,11 @@ class NucleiStyle:
         Unlabelled textured background (cytoplasm autofluorescence, debris, compression noise): irregular patches
         of about twice the nucleus radius whose brightness, relative to a typical nucleus, is ``clutter`` times
         a rectified unit field, grained at ``clutter_grain`` px. 0: none.
+    stray_light : float
+        Additive light that varies across the image (autofluorescent medium, stray and out-of-focus light of a
+        widefield microscope): a tilt and a broad glow, peaking at ``stray_light`` times a typical nucleus.
+        Unlike ``background_variation`` it can outshine dim nuclei elsewhere, so that only local contrast tells
+        nucleus from background. 0: none.
     depth_attenuation : float
         3D only: brightness lost from the first to the last plane.
     photons : float
@@ -190,6 +196,7 @@ class NucleiStyle:
     out_of_focus: float = 0.3
     clutter: float = 0.0
     clutter_grain: float = 1.5
+    stray_light: float = 0.0
     depth_attenuation: float = 0.2
     photons: float = 300.0
     read_noise: float = 2.0
