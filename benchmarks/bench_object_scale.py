@@ -3,7 +3,8 @@
 Held-out synthetic images of random styles (the generator of the built-in model, another seed than its training
 set; nucleus radius 4-40 px), and the stand-in enlarged 1.5x and 2x: instance F1@0.5 with ``rescale="off"``
 against the default ``"auto"`` (see :mod:`napari_tiled_unet.object_scale`), grouped by the median radius of the
-true objects. Usage: ``python bench_object_scale.py [--images 40] [--tta]``.
+true objects; and a time-lapse of the stand-in enlarged 2x (one factor for all frames). Usage:
+``python bench_object_scale.py [--images 40] [--tta]``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ def main() -> None:
         off, auto, factor = f1_both_ways(net, scaled, scaled_truth, args.tta)
         print(f"  stand-in x{zoom} (radius {median_radius(scaled_truth):.0f} px): {off:.3f} -> {auto:.3f} "
               f"(factor {factor:.2f})")
+    # a time-lapse of three frames of the stand-in enlarged 2x (new noise each): one factor for the stack
+    big = ndi.zoom(image.astype(np.float32), 2.0, order=1)
+    big_truth = ndi.zoom(truth, 2.0, order=0)
+    rng = np.random.default_rng(0)
+    movie = np.stack([big + rng.normal(0, 0.05 * big.std(), big.shape) for _ in range(3)]).astype(np.float32)
+    for rescale in ("off", "auto"):
+        factors = []
+        predicted, _ = predict_image(net, movie, axes="TYX", output="instances", rescale=rescale,
+                                     stitch_threshold=0.0,
+                                     on_rescale=lambda factor, _r, seen=factors: seen.append(factor))
+        scores = [match_instances(frame, big_truth)["f1"] for frame in predicted]
+        print(f"  time-lapse of 3 frames of the stand-in x2, rescale {rescale}: F1 per frame "
+              + ", ".join(f"{f:.3f}" for f in scores) + (f" (factor {factors[0]:.2f})" if factors else ""))
     print(json.dumps({"all_images_off": round(float(table[:, 1].mean()), 3),
                       "all_images_auto": round(float(table[:, 2].mean()), 3)}))
 

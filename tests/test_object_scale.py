@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unet_helpers import MetadataNet as Net
 from unet_helpers import disks, large_nuclei
 
 from napari_tiled_unet.builtin_models import resolve_model
-from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.inference import image_normalizer, predict_image
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.object_scale import (
     AUTO,
@@ -29,14 +30,6 @@ from napari_tiled_unet.object_scale import (
 from napari_tiled_unet.training.metrics import match_instances
 
 
-class Net:
-    """Only what rescale_applies reads of a model."""
-
-    def __init__(self, metadata, dims=2):
-        self.metadata = metadata
-        self.config = type("Config", (), {"dims": dims})()
-
-
 @pytest.mark.parametrize("value, expected", [(None, None), ("auto", "auto"), ("off", "off"), (0.5, 0.5),
                                              ("0.5", 0.5), (2, 2.0)])
 def test_check_rescale_accepts_auto_off_and_factors(value, expected):
@@ -49,22 +42,25 @@ def test_check_rescale_names_the_value_and_the_fix(value):
         check_rescale(value)
 
 
-def test_rescale_applies_to_the_instances_of_one_2d_image_of_a_model_that_names_a_radius():
+def test_rescale_applies_to_the_instances_of_a_2d_model_in_memory_that_names_a_radius():
     named, silent = Net({"prediction": {"largest_radius": 11.0}}), Net({})
     assert largest_radius(named) == 11.0 and largest_radius(silent) is None
     assert largest_radius(Net({"prediction": {"largest_radius": "11"}})) is None  # not a number: ignored
     assert rescale_applies(None, named, 0, False, "instances") == AUTO
     assert rescale_applies(None, named, 0, False, "labels") is None  # auto measures objects
-    assert rescale_applies(None, named, 1, False, "instances") is None  # a stack: plane by plane as it is
+    assert rescale_applies(None, named, 1, False, "instances") == AUTO  # a stack: one factor for every plane
+    assert rescale_applies(None, Net({"prediction": {"largest_radius": 11.0}}, dims=3), 0, False, "instances") \
+        is None  # a 3D model
     assert rescale_applies(None, named, 0, True, "instances") is None  # read region by region
     assert rescale_applies(None, silent, 0, False, "instances") is None
     assert rescale_applies("auto", silent, 0, False, "instances") is None
     assert rescale_applies("off", named, 0, False, "instances") is None
     assert rescale_applies(1.0, named, 0, False, "instances") is None
     assert rescale_applies(0.5, silent, 0, False, "probabilities") == 0.5
-    with pytest.raises(ValueError, match=r"rescale=0\.5 needs one 2D image in memory"):
-        rescale_applies(0.5, silent, 2, False, "labels")
-    with pytest.raises(ValueError, match="needs one 2D image in memory"):
+    assert rescale_applies(0.5, silent, 2, False, "labels") == 0.5
+    with pytest.raises(ValueError, match=r"rescale=0\.5 needs a 2D model and the image in memory"):
+        rescale_applies(0.5, silent, 0, True, "labels")
+    with pytest.raises(ValueError, match="needs a 2D model and the image in memory"):
         rescale_applies(0.5, Net({}, dims=3), 0, False, "labels")
 
 
@@ -79,6 +75,10 @@ def test_median_radius_and_the_auto_factor_only_shrink():
     assert auto_factor(median_radius(labels), 19.0) == 1.0  # within the tolerance: left as it is
     small = disks((200, 200), [(50, 50)], 5)
     assert auto_factor(median_radius(small), 11.0) == 1.0  # small objects are never enlarged
+    # a stack of planes that number their objects each on their own: the median over every plane's objects
+    stack = np.stack([labels, small, labels])
+    assert median_radius(stack, spatial_ndim=2) == pytest.approx(20, abs=0.5)
+    assert median_radius(np.stack([small] * 4 + [labels]), spatial_ndim=2) == pytest.approx(5, abs=0.5)
     assert auto_factor(median_radius(np.zeros((9, 9), np.uint8)), 11.0) == 1.0
 
 
@@ -133,6 +133,28 @@ def test_builtin_nuclei_predicts_large_nuclei_shrunk_by_default(builtin_nuclei):
     fixed, _ = predict_image(builtin_nuclei, image, output="probabilities", tta=False, rescale=0.5,
                              on_rescale=lambda *facts: seen.append(facts))
     assert seen[-1] == (0.5, None) and fixed.shape[1:] == image.shape
+
+
+def test_a_stack_is_shrunk_by_one_factor_and_each_plane_equals_it_predicted_alone_at_that_factor(builtin_nuclei):
+    image, labels = large_nuclei()
+    stack = np.stack([image, np.fliplr(image), image])
+    seen = []
+    predicted, axes = predict_image(builtin_nuclei, stack, axes="TYX", output="instances", tta=False,
+                                    stitch_threshold=0.0, on_rescale=lambda *facts: seen.append(facts))
+    assert axes == "TYX" and predicted.shape == stack.shape and len(seen) == 1 and seen[0][0] < 0.6
+    factor = seen[0][0]
+    normalizer = image_normalizer(builtin_nuclei, stack, axes="TYX")
+    for t, truth in enumerate((labels, np.fliplr(labels), labels)):
+        assert match_instances(predicted[t], truth)["f1"] == 1.0
+        alone, _ = predict_image(builtin_nuclei, stack[t], output="instances", tta=False, rescale=factor,
+                                 normalizer=normalizer)
+        assert match_instances(predicted[t], alone, 0.99)["f1"] == 1.0  # the same objects, pixel for pixel
+    probabilities, axes = predict_image(builtin_nuclei, stack[:2], axes="TYX", output="probabilities",
+                                        rescale=0.5, normalizer=normalizer)
+    second, _ = predict_image(builtin_nuclei, stack[1], output="probabilities", rescale=0.5, normalizer=normalizer,
+                              tta=False)
+    assert axes == "TCYX" and probabilities.shape[0] == 2 and probabilities.shape[2:] == image.shape
+    np.testing.assert_allclose(probabilities[1], second, atol=1e-5)
 
 
 def test_small_nuclei_are_predicted_as_they_are(builtin_nuclei):

@@ -90,3 +90,28 @@ def large_nuclei(radius: float = 24, side: int = 320) -> tuple[np.ndarray, np.nd
     rng = np.random.default_rng(0)
     image = 400 + 2000 * (labels > 0) + rng.normal(0, 60, labels.shape)
     return image.astype(np.uint16), labels
+
+
+GRID_CENTRES = [(40 + 60 * i, 40 + 60 * j) for i in range(4) for j in range(4)]
+
+
+def nuclei_on(background: np.ndarray, radius: int = 8, contrast: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+    """Sixteen separate disks of ``contrast`` above ``background`` (with a little noise), and their labels."""
+    labels = disks(background.shape, GRID_CENTRES, radius)
+    rng = np.random.default_rng(3)
+    image = background + contrast * (labels > 0) + rng.normal(0, 30, labels.shape)
+    return image.astype(np.float32), labels
+
+
+def ramp(shape: tuple[int, int], height: float) -> np.ndarray:
+    """A background of 200 rising by ``height`` from the top-left to the bottom-right corner."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    return 200.0 + height * (yy / shape[0] + xx / shape[1]) / 2
+
+
+class MetadataNet:
+    """Only what the prediction options read of a model (its metadata and dimensionality), without weights."""
+
+    def __init__(self, metadata, dims=2):
+        self.metadata = metadata
+        self.config = type("Config", (), {"dims": dims})()

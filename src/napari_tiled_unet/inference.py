@@ -33,6 +33,7 @@ from napari_tiled_unet.object_scale import (
     rescale_applies,
     scale_back,
     scale_image,
+    scaled_shape,
 )
 from napari_tiled_unet.plane_loop import predict_planes, predict_planes_lazy
 from napari_tiled_unet.postprocess import InstanceSettings
@@ -40,6 +41,14 @@ from napari_tiled_unet.prediction_request import OUTPUT_KINDS, OutputKind, Predi
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO, link_planes
 from napari_tiled_unet.test_time_augmentation import tta_applies
 from napari_tiled_unet.tile_engine import check_eval_mode
+from napari_tiled_unet.uneven_background import AUTO as FLATTEN_AUTO
+from napari_tiled_unet.uneven_background import (
+    Flatten,
+    background_limit_of,
+    flatten_applies,
+    flatten_planes,
+    opening_size,
+)
 
 __all__ = [
     "CHANNEL_LETTERS",
@@ -91,6 +100,8 @@ def predict_image(
     tta: bool | None = None,
     rescale: Rescale = None,
     on_rescale: Callable[[float, float | None], Any] | None = None,
+    flatten: Flatten = None,
+    on_flatten: Callable[[float, float | None], Any] | None = None,
 ) -> tuple[np.ndarray, str]:
     """Predict a whole image or stack with a model and return the result with its axis letters.
 
@@ -134,10 +145,16 @@ def predict_image(
         Predict on the image scaled by this factor and scale the result back (0.5 for objects twice the size
         the model likes); "auto" shrinks the image when the objects come out larger than the radius the model
         file names (see :mod:`napari_tiled_unet.object_scale`); None (default): auto for such a model's
-        instances of one 2D image in memory, nothing otherwise.
+        instances of a 2D model on an image in memory (one factor for all planes of a stack), nothing otherwise.
     on_rescale : callable, optional
         Called as ``on_rescale(factor, median_radius)`` when the image was predicted scaled (the radius, in
         pixels, of the first pass's objects under auto, else None).
+    flatten : "auto", "on", "off" or None
+        Subtract a strongly uneven background before predicting (see :mod:`napari_tiled_unet.uneven_background`):
+        "auto" where it varies more than the model file says it was trained on, "on" always, "off" never; None
+        (default): auto for such a model (builtin:nuclei) on an image in memory without a given ``normalizer``.
+    on_flatten : callable, optional
+        Called as ``on_flatten(variation, limit)`` when the background was flattened (``limit`` None under "on").
 
     Returns
     -------
@@ -161,26 +178,44 @@ def predict_image(
             f"image has {arranged.shape[len(loop_shape)]} channel(s) but the model expects {config.in_channels}: "
             "pick an image with that many channels (or split/merge channels first)"
         )
-    if normalizer is None:
+    n_loop, given_normalizer = len(loop_shape), normalizer
+    flattening = flatten_applies(flatten, net, is_dask(arranged), given_normalizer is not None)
+    limit = background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None
+    scaling = rescale_applies(rescale, net, n_loop, is_dask(arranged), output)
+    variations: list[float] = []
+
+    def prepared(factor: float) -> tuple[Any, ImageNormalizer | None]:
+        """The planes to predict at ``factor`` (flattened where asked) and the normaliser of those planes."""
+        planes = arranged
+        if flattening:
+            planes, variation, changed = flatten_planes(arranged, n_loop, opening_size(largest_radius(net), factor),
+                                                        limit)
+            variations[:] = [variation] if changed else []
+        if given_normalizer is not None:
+            return planes, given_normalizer
         rule = normalizer_of(net)
-        normalizer = None if rule is None else rule.for_image(channels_first(arranged, len(loop_shape)))
+        return planes, None if rule is None else rule.for_image(channels_first(planes, n_loop))
+
+    planes, normalizer = prepared(scaling if isinstance(scaling, float) else 1.0)
     request = PredictionRequest(output=output, tile_shape=_tile(tile_shape), batch_size=batch_size, amp=amp,
                                 normalizer=normalizer, instance_settings=instance_settings,
                                 tta=tta_applies(tta, net, len(loop_shape), is_dask(arranged)),
                                 progress=progress, cancel=cancel)
     run = predict_planes_lazy if is_dask(arranged) else predict_planes
-    scaling = rescale_applies(rescale, net, len(loop_shape), is_dask(arranged), output)
     if isinstance(scaling, float):
-        result = _predict_scaled(net, arranged, request, scaling)
+        result = _predict_scaled(net, planes, loop_shape, request, scaling)
         if on_rescale is not None:
             on_rescale(scaling, None)
     else:
-        result = run(net, arranged, loop_shape, request, instances_of)
-    radius = median_radius(result) if scaling == AUTO else None
+        result = run(net, planes, loop_shape, request, instances_of)
+    radius = median_radius(result, config.dims) if scaling == AUTO else None
     if scaling == AUTO and (factor := auto_factor(radius, largest_radius(net))) < 1.0:
-        result = _predict_scaled(net, arranged, request, factor)
+        planes, normalizer = prepared(factor)  # the background measured at the objects' own scale
+        result = _predict_scaled(net, planes, loop_shape, request.replace(normalizer=normalizer), factor)
         if on_rescale is not None:
             on_rescale(factor, radius)
+    if variations and on_flatten is not None:
+        on_flatten(variations[0], limit)
     spatial_axes = spatial_letters(axes, config.dims)
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes
@@ -189,17 +224,23 @@ def predict_image(
     return result, loop_axes + spatial_axes
 
 
-def _predict_scaled(net: UNet, arranged: Any, request: PredictionRequest, factor: float) -> np.ndarray:
-    """One 2D image ``(C, Y, X)`` predicted scaled by ``factor``, the result scaled back to its pixels."""
+def _predict_scaled(net: UNet, arranged: Any, loop_shape: tuple[int, ...], request: PredictionRequest,
+                    factor: float) -> np.ndarray:
+    """2D planes ``(*loop_shape, C, Y, X)`` predicted scaled by ``factor``, the result scaled back to their pixels."""
     image = np.asarray(arranged)
-    shape = tuple(image.shape[1:])
+    plane_shape = tuple(image.shape[len(loop_shape):])
+    shape = plane_shape[1:]
+    planes = image.reshape((-1, *plane_shape))
+    scaled = np.stack([scale_image(plane, factor) for plane in planes]).reshape(
+        (*loop_shape, plane_shape[0], *scaled_shape(shape, factor)))
 
     def instances_at_image_size(net: UNet, logits: np.ndarray, settings: InstanceSettings | None) -> np.ndarray:
         return instances_of(net, resample_to(logits, shape), settings)
 
-    result = predict_planes(net, scale_image(image, factor), (), request, instances_at_image_size)
+    result = predict_planes(net, scaled, loop_shape, request, instances_at_image_size)
     if request.output == "probabilities":
-        return resample_to(result, shape)
+        per_plane = result.reshape((-1, *result.shape[len(loop_shape):]))
+        return np.stack([resample_to(p, shape) for p in per_plane]).reshape((*loop_shape, -1, *shape))
     return result if request.output == "instances" else np.ascontiguousarray(scale_back(result, shape))
 
 

@@ -166,27 +166,44 @@ def test_export_to_bioimageio_and_load_it_back(widget, viewer, qtbot, tmp_path, 
     assert not (tmp_path / "missing").exists()
 
 
-def test_large_nuclei_are_predicted_shrunk_with_the_builtin_model_and_the_status_says_so(viewer, qtbot,
-                                                                                          clean_registry):
+def _large_nuclei():
     from unet_helpers import large_nuclei
 
-    image, _ = large_nuclei()
-    viewer.add_image(image, name="large nuclei", translate=(10, 20))
+    return large_nuclei()[0]
+
+
+def _steep_background():
+    from unet_helpers import nuclei_on, ramp
+
+    return nuclei_on(ramp((256, 256), 4000.0), contrast=800.0)[0]
+
+
+@pytest.mark.parametrize("make_image, box, said, n_objects, off_word", [
+    # builtin:nuclei names the radius it segments best: nuclei of radius 24 are predicted on a shrunk image
+    (_large_nuclei, "rescale", ["predicted on the image scaled by 0.4", "24 px median radius"], 5, "scaled"),
+    # and the background variation it was trained on: a steeper one is flattened first
+    (_steep_background, "flatten", ["background flattened (it varies by"], 16, "flattened"),
+], ids=["large objects shrunk", "steep background flattened"])
+def test_the_builtin_model_adapts_the_image_says_so_and_the_box_turns_it_off(viewer, qtbot, clean_registry,
+                                                                             make_image, box, said, n_objects,
+                                                                             off_word):
+    image = make_image()
+    viewer.add_image(image, name="nuclei", translate=(10, 20))
     widget = PredictWidget(viewer)
     widget.model.value = "builtin:nuclei"
-    widget.image_layer.value = viewer.layers["large nuclei"]
+    widget.image_layer.value = viewer.layers["nuclei"]
     widget.output.value = "instances"
-    assert widget.rescale.native.isVisibleTo(widget.native) and widget.rescale.value  # the model names its radius
+    checkbox = getattr(widget, box)
+    assert checkbox.native.isVisibleTo(widget.native) and checkbox.value  # the model names what it likes
     widget.tta.value = False
     predict(widget, qtbot)
-    assert "predicted on the image scaled by 0.4" in widget.status.value, widget.status.value
-    assert "24 px median radius" in widget.status.value
+    assert all(words in widget.status.value for words in said), widget.status.value
     result = widget.result_layer
-    assert result.data.shape == image.shape and int(result.data.max()) == 5
+    assert result.data.shape == image.shape and int(result.data.max()) == n_objects
     np.testing.assert_array_equal(result.translate, (10, 20))
-    widget.rescale.value = False
+    checkbox.value = False
     predict(widget, qtbot)
-    assert "scaled" not in widget.status.value
+    assert off_word not in widget.status.value
     clean_registry.add(widget.selected_model().__class__(widget.selected_model().config), name="plain")
     widget.model.value = "plain"
-    assert not widget.rescale.native.isVisibleTo(widget.native)  # no radius named: nothing to shrink to
+    assert not checkbox.native.isVisibleTo(widget.native)  # the model names nothing: nothing to adapt to

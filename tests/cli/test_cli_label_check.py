@@ -134,3 +134,43 @@ def test_rescale_shrinks_large_nuclei_says_so_and_refuses_bad_values(tmp_path, c
     assert code == 2 and "--rescale needs the image in memory" in err
     assert main(["info", "builtin:nuclei"]) == 0
     assert "object size: segments objects up to a median radius of about 11 px best" in capsys.readouterr().out
+
+
+def test_a_time_lapse_of_large_nuclei_is_shrunk_by_one_factor_and_linked(tmp_path, capsys):
+    from unet_helpers import large_nuclei
+
+    image, _ = large_nuclei()
+    path, out = tmp_path / "movie.tif", tmp_path / "objects.tif"
+    tifffile.imwrite(path, np.stack([image, image]), metadata={"axes": "TYX"})
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--axes",
+                    "TYX", "--quiet")
+    assert code == 0, err
+    assert err.count("larger than the 11 px the model segments best") == 1  # one factor for the whole movie
+    objects = tifffile.imread(out)
+    assert objects.shape == (2, *image.shape) and objects.max() == 5  # the same 5 nuclei in both frames
+    np.testing.assert_array_equal(objects[0], objects[1])
+
+
+def test_a_steep_background_is_flattened_says_so_and_flatten_on_is_refused_for_a_lazy_read(tmp_path, capsys):
+    from unet_helpers import nuclei_on, ramp
+
+    image, _ = nuclei_on(ramp((256, 256), 4000.0), contrast=800.0)
+    path, out = tmp_path / "steep.tif", tmp_path / "objects.tif"
+    tifffile.imwrite(path, image.astype(np.uint16))
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--no-tta",
+                    "--quiet")
+    assert code == 0, err
+    assert "background flattened: it varies by" in err and "more than the 30% the model was trained on" in err
+    assert tifffile.imread(out).max() == 16
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--no-tta",
+                    "--flatten", "off", "--overwrite", "--quiet")
+    assert code == 0 and "flattened" not in err
+    with pytest.raises(SystemExit) as stopped:  # argparse's own one-line error for a choice
+        main(["predict", "builtin:nuclei", str(path), "--out", str(out), "--flatten", "sometimes"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "--flatten: invalid choice: 'sometimes'" in err and "Traceback" not in err
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", tmp_path / "lazy.tif", "--flatten", "on",
+                    "--lazy")
+    assert code == 2 and "--flatten on needs the image in memory" in err
+    assert main(["info", "builtin:nuclei"]) == 0
+    assert "background: flattened first where it varies by more than 30%" in capsys.readouterr().out

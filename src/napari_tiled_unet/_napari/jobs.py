@@ -124,6 +124,9 @@ class PredictionJob:
     rescale: str = "auto"
     #: ``(factor, median radius)`` when the image was predicted scaled (see :mod:`napari_tiled_unet.object_scale`)
     rescaled: list[tuple[float, float | None]] = field(default_factory=list)
+    flatten: str = "auto"
+    #: ``(variation, limit)`` when the background was flattened (see :mod:`napari_tiled_unet.uneven_background`)
+    flattened: list[tuple[float, float | None]] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def options(self) -> dict[str, Any]:
@@ -131,7 +134,9 @@ class PredictionJob:
         return {"axes": self.axes, "output": self.output, "tile_shape": self.tile_shape,
                 "normalizer": self.normalizer, "stitch_threshold": self.stitch_threshold,
                 "instance_settings": self.instance_settings, "tta": self.tta, "rescale": self.rescale,
-                "on_rescale": lambda factor, radius: self.rescaled.append((factor, radius))}
+                "on_rescale": lambda factor, radius: self.rescaled.append((factor, radius)),
+                "flatten": self.flatten,
+                "on_flatten": lambda variation, limit: self.flattened.append((variation, limit))}
 
 
 LAZY_RESULT_BYTES = 1 << 30

@@ -49,6 +49,7 @@ class PredictRunning:
     link: Any
     tta: Any
     rescale: Any
+    flatten: Any
     objects: Any
     image_layer: Any
     run_button: Any
@@ -124,7 +125,8 @@ class PredictRunning:
         job = PredictionJob(net=net, image=data, axes=source.axes, output=output, tile_shape=self._tile(),
                             normalizer=normalizer, whole_image=whole, whole_axes=source.axes,
                             stitch_threshold=float(self.link.value), instance_settings=settings,
-                            tta=bool(self.tta.value), rescale="auto" if self.rescale.value else "off")
+                            tta=bool(self.tta.value), rescale="auto" if self.rescale.value else "off",
+                            flatten="auto" if self.flatten.value else "off")
         return job, plane, key
 
     def preview_objects(self) -> bool:
@@ -182,6 +184,9 @@ class PredictRunning:
             parts.append(linked)
         if job.tta:
             parts.append("with test-time augmentation")
+        for variation, limit in job.flattened:
+            parts.append(f"background flattened (it varies by {variation:.0%} of the image's range"
+                         + (f", more than the {limit:.0%} the model was trained on)" if limit is not None else ")"))
         for factor, radius in job.rescaled:
             parts.append(f"predicted on the image scaled by {factor:.2f}"
                          + (f" (objects of {radius:.0f} px median radius: larger than the model likes)"

@@ -17,6 +17,7 @@ from napari_tiled_unet.object_scale import largest_radius
 from napari_tiled_unet.predict import plan_tiles
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
 from napari_tiled_unet.test_time_augmentation import tta_recommended
+from napari_tiled_unet.uneven_background import background_limit_of
 
 from .builtin_choices import is_builtin, load_builtin, shipped
 from .channel_picker import ChannelPicker
@@ -96,15 +97,22 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                                  "every plane numbers its objects on its own")
         self.current_plane = CheckBox(text="current plane only (quick preview of a stack)", value=False,
                                       tooltip="predict only the plane shown in the viewer; it is normalised with the "
-                                      "whole stack, so it equals that plane of a full prediction")
+                                      "whole stack, so it equals that plane of a full prediction (when large objects "
+                                      "are shrunk, this plane's objects alone decide by how much)")
         self.tta = CheckBox(text="test-time augmentation (about 8x slower)", value=False,
                             tooltip="average the 8 flips and rotations of every plane: slightly smoother, more "
                             "reliable results at about 8 times the time (ticked for a single 2D image when the "
                             "model recommends it, as builtin:nuclei does)")
         self.rescale = CheckBox(text="shrink large objects to the size the model likes", value=True, visible=False,
                                 tooltip="the model segments objects up to a certain radius best (builtin:nuclei: "
-                                "11 px): when the objects of a single 2D image come out larger, it is predicted "
-                                "again on the image shrunk to that size, and the objects are scaled back")
+                                "11 px): when the objects come out larger, the image (every plane of a stack by "
+                                "the same factor) is predicted again shrunk to that size, and the objects are scaled "
+                                "back")
+        self.flatten = CheckBox(text="flatten a strongly uneven background", value=True, visible=False,
+                                tooltip="the model was trained on backgrounds that vary little (builtin:nuclei: by "
+                                "up to 30% of the image's range): where stray light or a glow makes it vary more, "
+                                "that smooth background is subtracted before predicting (not for the current "
+                                "plane only)")
         self._tta_by_hand = False
         self._proposing = False
         self.objects = ObjectSettings()
@@ -141,7 +149,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         model = Container(widgets=[Container(widgets=[self.model]), buttons, self.model_info], labels=False)
         image = Container(widgets=[Container(widgets=[self.image_layer, *self.channels.widgets, self.output,
                                                       self.link]),
-                                   self.current_plane, self.tta, self.rescale], labels=False)
+                                   self.current_plane, self.tta, self.rescale, self.flatten], labels=False)
         tiles = Container(widgets=[self.auto_tile, Container(widgets=[self.tile_size, self.device]), self.tile_info],
                           labels=False)
         correct = Container(widgets=[self.correct_hint, self.correct_button], labels=False)
@@ -249,6 +257,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
             self._tta_by_hand = False
             self.sections["objects"].setVisible(self.objects.show_model(net))
             self.rescale.visible = largest_radius(net) is not None
+            self.flatten.visible = net is not None and background_limit_of(net.metadata) is not None
         self._propose_channels(net)
         self._propose_tta(net)
         self._update_info()

@@ -33,8 +33,10 @@ STEPS_PER_EPOCH = 200
 VAL_FRACTION = 0.05
 #: measured on the shipped model: test-time augmentation lifts zero-shot F1@0.5 on the real and stand-in images
 #: (see :mod:`napari_tiled_unet.test_time_augmentation`), so the model file recommends it; and objects of a
-#: median radius above about 11 px are segmented better on a shrunk image (:mod:`napari_tiled_unet.object_scale`)
-RECOMMENDED_PREDICTION = {"prediction": {"tta": True, "largest_radius": 11.0}}
+#: median radius above about 11 px are segmented better on a shrunk image (:mod:`napari_tiled_unet.object_scale`);
+#: the background of its training images varies by at most 0.23 of their range (0.14 for 95% of them), so one that
+#: varies by more than 0.3 is flattened first (:mod:`napari_tiled_unet.uneven_background`)
+RECOMMENDED_PREDICTION = {"prediction": {"tta": True, "largest_radius": 11.0, "background_limit": 0.3}}
 
 
 def image_side(radius: float) -> int:
@@ -150,6 +152,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--clutter", type=float, default=0.0,
                         help="share of images with textured unlabelled background (StyleRanges.share_clutter)")
+    parser.add_argument("--stray-light", type=float, default=0.0,
+                        help="share of images with strong additive light varying across the image "
+                        "(StyleRanges.share_stray_light)")
     parser.add_argument("--init", type=Path, default=None, help="continue from this model file (a second stage)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the training default; "
                         "with --init the fine-tuning default)")
@@ -169,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.out.parent.is_dir():
             raise ValueError(f"cannot write {args.out}: folder {args.out.parent} does not exist; create it first")
         check_float("--clutter", args.clutter, 0.0, 1.0)
+        check_float("--stray-light", args.stray_light, 0.0, 1.0)
         if args.init is not None and not args.init.is_file():
             raise ValueError(f"--init {args.init} does not exist: give the model file of the first stage")
         changes = {} if args.lr is None else {"learning_rate": args.lr, "fine_tune_learning_rate": args.lr}
@@ -177,12 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    ranges = StyleRanges(share_clutter=args.clutter)
+    ranges = StyleRanges(share_clutter=args.clutter, share_stray_light=args.stray_light)
 
     def card_for(summary: dict, seconds: float, images: list[np.ndarray], labels: list[np.ndarray]) -> str:
         card = model_card(ranges, args.images, args.seed, config, summary, seconds, images, labels)
         if args.init is not None:
             card += (f"\nSecond stage: continued from {args.init.name} (--init), --clutter {args.clutter:g}, "
+                     f"--stray-light {args.stray_light:g}, "
                      f"learning rate {summary['peak_learning_rate']:g}.")
         return card
 

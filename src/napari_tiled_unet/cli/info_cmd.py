@@ -12,6 +12,7 @@ from napari_tiled_unet.model_meta import classes_in_words
 from napari_tiled_unet.object_scale import largest_radius_of
 from napari_tiled_unet.per_axis import axis_names
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
+from napari_tiled_unet.uneven_background import background_limit_of
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -112,8 +113,11 @@ def run(args: argparse.Namespace) -> int:
               "turns it off)")
     if (best := largest_radius_of(meta)) is not None:
         print(f"object size: segments objects up to a median radius of about {best:g} px best; larger ones are "
-              "predicted on a shrunk image by default for the objects of a single 2D image (--rescale off "
+              "predicted on a shrunk image by default (a 2D image or a stack of them in memory; --rescale off "
               "turns it off)")
+    if (limit := background_limit_of(meta)) is not None:
+        print(f"background: flattened first where it varies by more than {limit:.0%} of the image's range, more "
+              "than the model was trained on (--flatten off keeps it)")
     for key in ("channels", "voxel_size"):
         if meta.get(key):
             print(f"{key.replace('_', ' ')}: {meta[key]}")

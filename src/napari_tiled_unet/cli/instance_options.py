@@ -12,7 +12,7 @@ from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY
 
 
 def add_instance_options(parser: argparse.ArgumentParser) -> None:
-    """Register the post-processing, ``--tta``, ``--rescale``, ``--stitch-threshold`` and ``--valley-ratio``."""
+    """Register the post-processing and the options of how an image is predicted (``--tta``, ``--flatten``...)."""
     group = parser.add_argument_group("instances (--output instances)")
     group.add_argument("--seed-threshold", type=float, default=None, metavar="P",
                        help="seeds where the centre distance is above P (default: the value tuned after training, "
@@ -29,7 +29,12 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                         help="predict on the image scaled by FACTOR and scale the result back (0.5 for objects "
                         "twice the size the model segments best); auto: shrink the image when the objects come out "
                         "larger than the radius the model names (builtin:nuclei: 11 px) (default: auto for the "
-                        "instances of a single 2D image in memory where the model names a radius; off otherwise)")
+                        "instances of a 2D model on an image in memory where the model names a radius, one factor "
+                        "for all planes of a stack; off otherwise)")
+    parser.add_argument("--flatten", default=None, choices=("auto", "on", "off"), type=str.lower,
+                        help="subtract a strongly uneven background (stray light, a glow) before predicting; auto: "
+                        "where it varies more than the model was trained on (builtin:nuclei names it) (default: "
+                        "auto for an image in memory; off where the model names no limit)")
     group.add_argument("--stitch-threshold", type=float, default=DEFAULT_STITCH_THRESHOLD, metavar="SHARE",
                        help="stacks predicted plane by plane: objects of consecutive planes (and time points) are "
                        "one object when SHARE of the smaller one overlaps the other (default "

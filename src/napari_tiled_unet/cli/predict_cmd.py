@@ -34,6 +34,7 @@ from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.object_scale import check_rescale, largest_radius, rescale_in_words
 from napari_tiled_unet.test_time_augmentation import tta_applies
+from napari_tiled_unet.uneven_background import flatten_in_words
 
 LAZY_BYTES = 512 * 2**20
 ZARR_SUFFIX = ".zarr"
@@ -207,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
         for path, destination, (axes, calibration) in zip(images, destinations, plans):
             start = time.perf_counter()
             if _use_lazy(args, path, destination):
-                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float))):
+                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float)),
+                                    ("--flatten on", args.flatten == "on")):
                     if asked:
                         raise ValueError(f"{flag} needs the image in memory but {path} is read region by region "
                                          f"(large image, --lazy, a .zarr --out or --scheduler): leave out {flag}")
@@ -229,16 +231,20 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
                        calibration: Calibration, tta: bool) -> tuple:
     data, _ = read_image_and_calibration(path)
     rescaled: list[tuple[float, float | None]] = []
+    flattened: list[tuple[float, float | None]] = []
     bar = None if args.quiet else ProgressBar(f"{path.name}", unit="tile")
     try:
         result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                             batch_size=args.batch_size, progress=bar, amp=args.amp,
                                             tta=tta, rescale=args.rescale,
                                             on_rescale=lambda *facts: rescaled.append(facts),
+                                            flatten=args.flatten, on_flatten=lambda *facts: flattened.append(facts),
                                             **instance_kwargs(args, net))
     finally:
         if bar is not None:
             bar.close()
+    for variation, limit in flattened:
+        print(flatten_in_words(variation, limit), file=sys.stderr)
     for factor, radius in rescaled:
         print(rescale_in_words(factor, radius, largest_radius(net)), file=sys.stderr)
     write_tiff(destination, result, result_axes, calibration=calibration)
