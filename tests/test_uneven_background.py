@@ -10,7 +10,7 @@ from unet_helpers import MetadataNet as Net
 from unet_helpers import nuclei_on, ramp
 
 from napari_tiled_unet.builtin_models import resolve_model
-from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.inference import predict_image, prepared_normalizer
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.training.metrics import match_instances
 from napari_tiled_unet.uneven_background import (
@@ -83,7 +83,8 @@ def test_the_rule_and_its_errors():
     assert flatten_applies(None, Net({"prediction": {"background_limit": 0.3}}, dims=3), False, False) is None
     assert flatten_applies("off", limited, False, False) is None
     assert flatten_applies("on", silent, False, False) == ON
-    with pytest.raises(ValueError, match="flatten='on' needs a 2D model, the image in memory"):
+    assert flatten_applies("on", silent, False, True) == ON  # a part, with the whole flattened image's statistics
+    with pytest.raises(ValueError, match="flatten='on' needs a 2D model and the image in memory"):
         flatten_applies("on", silent, True, False)
     with pytest.raises(ValueError, match=r"flatten='sometimes' is invalid: use 'auto' .*'on' or 'off'"):
         check_flatten("sometimes")
@@ -113,3 +114,19 @@ def test_builtin_nuclei_flattens_a_steep_background_and_leaves_an_even_one(built
                             on_flatten=lambda *facts: seen.append(facts))
     off, _ = predict_image(builtin_nuclei, even, output="instances", tta=False, flatten="off")
     assert seen == [] and np.array_equal(auto, off)  # an even background: exactly as before
+
+
+def test_a_plane_with_the_whole_stacks_preparation_equals_that_plane_of_the_whole_prediction(builtin_nuclei):
+    steep, _ = nuclei_on(ramp((256, 256), 4000.0), contrast=800.0)
+    even, labels = nuclei_on(np.full((256, 256), 200.0), contrast=800.0)
+    movie = np.stack([steep, even])
+    whole, _ = predict_image(builtin_nuclei, movie, axes="TYX", output="instances", stitch_threshold=0.0)
+    normalizer, flattened = prepared_normalizer(builtin_nuclei, movie, axes="TYX")
+    assert flattened  # the steep frame decides for the movie
+    plane, _ = predict_image(builtin_nuclei, even, output="instances", tta=False, normalizer=normalizer,
+                             flatten="on")
+    np.testing.assert_array_equal(plane > 0, whole[1] > 0)  # the same objects, pixel for pixel (other ids)
+    assert match_instances(plane, whole[1], 0.99)["f1"] == 1.0
+    assert match_instances(plane, labels)["f1"] == 1.0
+    assert prepared_normalizer(builtin_nuclei, even)[1] is False  # alone, the even frame is left as it is
+    assert prepared_normalizer(builtin_nuclei, movie, axes="TYX", flatten="off")[1] is False

@@ -59,6 +59,7 @@ __all__ = [
     "image_normalizer",
     "normalizer_of",
     "predict_image",
+    "prepared_normalizer",
     "softmax",
 ]
 
@@ -81,6 +82,27 @@ def image_normalizer(net: UNet, image: Any, axes: str | None = None) -> ImageNor
     axes = (axes or default_axes(image.shape, net.config.dims, net.config.in_channels)).upper()
     arranged, _, loop_shape = to_planes(image, axes, net.config.dims)
     return rule.for_image(channels_first(arranged, len(loop_shape)))
+
+
+def prepared_normalizer(net: UNet, image: Any, axes: str | None = None,
+                        flatten: Flatten = None) -> tuple[ImageNormalizer | None, bool]:
+    """The normaliser of a whole image as :func:`predict_image` prepares it, and whether it flattens it.
+
+    With ``flatten`` ("auto" by default where the model names a background limit) the whole image is measured
+    once: when its background is flattened, the statistics are those of the flattened image. Predict a plane
+    or crop with ``normalizer=`` this and ``flatten="on"`` if it was flattened (else ``"off"``) to get that
+    part of a prediction of the whole image (large objects aside: a part alone decides how much to shrink).
+    """
+    config = net.config
+    axes = (axes or default_axes(image.shape, config.dims, config.in_channels)).upper()
+    arranged, _, loop_shape = to_planes(image, axes, config.dims)
+    flattening = flatten_applies(flatten, net, is_dask(arranged), False)
+    flattened = False
+    if flattening:
+        limit = background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None
+        arranged, _, flattened = flatten_planes(arranged, len(loop_shape), opening_size(largest_radius(net)), limit)
+    rule = normalizer_of(net)
+    return (None if rule is None else rule.for_image(channels_first(arranged, len(loop_shape)))), flattened
 
 
 def predict_image(

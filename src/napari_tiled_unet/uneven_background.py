@@ -59,19 +59,20 @@ def flatten_applies(flatten: Flatten, net: Any, lazy: bool, normalizer_given: bo
     """What to do for this prediction: ``"auto"`` (measure first), ``"on"``, or None (leave the image as it is).
 
     None (the default) means ``"auto"`` where the model file names a background limit, the model is 2D, the image
-    is in memory and no normaliser is given (a given one holds the statistics of the image as it is). ``"on"``
-    needs the same, except the limit (ValueError otherwise).
+    is in memory and no normaliser is given (a given one holds the statistics of the whole image, which a part
+    cannot measure: see :func:`~napari_tiled_unet.inference.prepared_normalizer`). ``"on"`` needs a 2D model and
+    the image in memory (ValueError otherwise); a normaliser given with it must be of the flattened image.
     """
     flatten = check_flatten(flatten)
     if flatten == OFF:
         return None
-    possible = not lazy and net.config.dims == 2 and not normalizer_given
+    possible = not lazy and net.config.dims == 2
     if flatten == ON:
         if not possible:
-            raise ValueError("flatten='on' needs a 2D model, the image in memory and no normaliser of its own: "
-                             "leave out flatten")
+            raise ValueError("flatten='on' needs a 2D model and the image in memory: leave out flatten")
         return ON
-    return AUTO if possible and background_limit_of(getattr(net, "metadata", None)) is not None else None
+    measurable = possible and not normalizer_given
+    return AUTO if measurable and background_limit_of(getattr(net, "metadata", None)) is not None else None
 
 
 def opening_size(best_radius: float | None, factor: float = 1.0) -> int:

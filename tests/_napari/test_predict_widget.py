@@ -9,6 +9,7 @@ from napari.layers import Image, Labels
 from napari_tiled_unet._napari.predict_widget import PredictWidget
 from napari_tiled_unet.model_file import save_model
 from napari_tiled_unet.predict import plan_tiles
+from napari_tiled_unet.training.metrics import match_instances
 
 TIMEOUT = 60_000
 
@@ -207,3 +208,26 @@ def test_the_builtin_model_adapts_the_image_says_so_and_the_box_turns_it_off(vie
     clean_registry.add(widget.selected_model().__class__(widget.selected_model().config), name="plain")
     widget.model.value = "plain"
     assert not checkbox.native.isVisibleTo(widget.native)  # the model names nothing: nothing to adapt to
+
+
+def test_a_plane_preview_of_a_steep_stack_is_flattened_like_the_whole_stack(viewer, qtbot):
+    from unet_helpers import nuclei_on, ramp
+
+    steep, _ = nuclei_on(ramp((256, 256), 4000.0), contrast=800.0)
+    even, _ = nuclei_on(np.full((256, 256), 200.0), contrast=800.0)
+    viewer.add_image(np.stack([steep, even]), name="movie")
+    widget = PredictWidget(viewer)
+    widget.model.value = "builtin:nuclei"
+    widget.image_layer.value = viewer.layers["movie"]
+    widget.output.value = "instances"
+    widget.link.value = 0.0
+    predict(widget, qtbot)  # the whole movie: one steep frame flattens both
+    assert "background flattened" in widget.status.value, widget.status.value
+    whole = np.array(widget.result_layer.data)
+    widget.current_plane.value = True
+    viewer.dims.set_current_step(0, 1)
+    for _ in range(2):  # measured on the whole stack once, then from the kept statistics
+        predict(widget, qtbot)
+        preview = np.array(widget.result_layer.data)[1]
+        assert "background flattened" in widget.status.value, widget.status.value
+        assert preview.max() == 16 and match_instances(preview, whole[1], 0.99)["f1"] == 1.0

@@ -15,7 +15,7 @@ import numpy as np
 
 from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.errors import Cancelled
-from napari_tiled_unet.inference import image_normalizer, predict_image
+from napari_tiled_unet.inference import predict_image, prepared_normalizer
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import ImageNormalizer
 from napari_tiled_unet.postprocess import InstanceSettings
@@ -174,8 +174,9 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     """Predict with the core; ``emit((done, total))`` reports the tiles done.
 
     A job for one plane of a stack (``whole_image`` set, no ``normalizer``) first binds the model's
-    normalisation to the whole image, so that the plane comes out as in a prediction of the whole stack; the
-    normaliser is left in ``job.normalizer`` for the next preview of the same layer.
+    normalisation to the whole image (flattened where the whole stack is: ``job.flatten`` becomes "on" or
+    "off"), so that the plane comes out as in a prediction of the whole stack; the normaliser and that decision
+    are left in the job for the next preview of the same layer.
 
     Returns
     -------
@@ -185,7 +186,8 @@ def run_prediction(job: PredictionJob, emit: Callable[[Any], Any]) -> Outcome:
     """
     try:
         if job.normalizer is None and job.whole_image is not None:
-            job.normalizer = image_normalizer(job.net, job.whole_image, job.whole_axes)
+            job.normalizer, flattened = prepared_normalizer(job.net, job.whole_image, job.whole_axes, job.flatten)
+            job.flatten = "on" if flattened else "off"
         if isinstance(job.image, np.ndarray):
             result = predict_image(job.net, job.image, **job.options(),
                                    progress=lambda done, total: emit((done, total)), cancel=job.cancel)

@@ -98,10 +98,13 @@ def linking_in_words(axes: str, dims: int, output: str, threshold: float) -> str
 
 
 class NormalizerCache:
-    """The whole-layer normalisers of the last few layers and models (the statistics of a stack take a moment)."""
+    """The whole-layer normalisers of the last few layers and models (the statistics of a stack take a moment).
+
+    Each is kept with the flattening decided for the whole layer ("on" or "off"), which its planes follow.
+    """
 
     def __init__(self, size: int = 4) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], ImageNormalizer] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[ImageNormalizer, str]] = OrderedDict()
         self._size = size
 
     @staticmethod
@@ -110,18 +113,18 @@ class NormalizerCache:
         rule = json.dumps(net.metadata.get("normalization"), sort_keys=True)
         return (*source.key(), rule, net.config.dims, net.config.in_channels)
 
-    def get(self, key: tuple[Any, ...]) -> ImageNormalizer | None:
-        """The normaliser for ``key``, or None."""
+    def get(self, key: tuple[Any, ...]) -> tuple[ImageNormalizer, str] | None:
+        """The normaliser for ``key`` and its flattening ("on" or "off"), or None."""
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: tuple[Any, ...], normalizer: ImageNormalizer | None) -> None:
-        """Keep ``normalizer`` (the oldest entry goes when full)."""
+    def put(self, key: tuple[Any, ...], normalizer: ImageNormalizer | None, flatten: str = "off") -> None:
+        """Keep ``normalizer`` and its flattening (the oldest entry goes when full)."""
         if normalizer is None:
             return
-        self._entries[key] = normalizer
+        self._entries[key] = (normalizer, flatten)
         self._entries.move_to_end(key)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)

@@ -1,8 +1,9 @@
 """Running a prediction from the Predict widget: the job, its progress, and the result put into the viewer.
 
 A mixin of :class:`~.predict_widget.PredictWidget`. One plane of a stack ("current plane only", and the
-objects preview) is normalised with the statistics of the whole layer, computed once per layer in the worker
-thread and kept (:class:`~.predict_inputs.NormalizerCache`), so that it equals that plane of a full prediction.
+objects preview) is normalised with the statistics of the whole layer, and its background flattened when the
+whole layer's is, both decided once per layer in the worker thread and kept
+(:class:`~.predict_inputs.NormalizerCache`), so that it equals that plane of a full prediction.
 """
 
 from __future__ import annotations
@@ -115,18 +116,21 @@ class PredictRunning:
         """The job, the plane it predicts (None: all) and the normaliser cache key it fills (None: none)."""
         data, dims = source.read(), net.config.dims
         plane = key = normalizer = whole = None
+        flatten = "auto" if self.flatten.value else "off"
         if plane_only and loop_axes(source.axes, dims):
             plane = _plane_at_cursor(self.viewer, source, dims)
-            key = NormalizerCache.key(source, net)
-            normalizer = self._normalizers.get(key)
-            whole = data if normalizer is None else None
+            key = (*NormalizerCache.key(source, net), flatten)
+            cached = self._normalizers.get(key)
+            if cached is not None:  # the whole stack was measured before: its statistics and flattening
+                normalizer, flatten = cached
+            whole = data if cached is None else None
             data = data[plane_slices(source.axes, dims, plane)]
         settings = self.objects.settings() if output == "instances" else None
         job = PredictionJob(net=net, image=data, axes=source.axes, output=output, tile_shape=self._tile(),
                             normalizer=normalizer, whole_image=whole, whole_axes=source.axes,
                             stitch_threshold=float(self.link.value), instance_settings=settings,
                             tta=bool(self.tta.value), rescale="auto" if self.rescale.value else "off",
-                            flatten="auto" if self.flatten.value else "off")
+                            flatten=flatten)
         return job, plane, key
 
     def preview_objects(self) -> bool:
@@ -157,7 +161,7 @@ class PredictRunning:
         self.last_outcome = outcome
         try:
             if key is not None:
-                self._normalizers.put(key, job.normalizer)
+                self._normalizers.put(key, job.normalizer, job.flatten)
             if outcome.error is not None:
                 self._error(f"predict '{pending.layer.name}'" if pending else "predict", outcome.error)
             elif outcome.cancelled:

@@ -111,8 +111,8 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         self.flatten = CheckBox(text="flatten a strongly uneven background", value=True, visible=False,
                                 tooltip="the model was trained on backgrounds that vary little (builtin:nuclei: by "
                                 "up to 30% of the image's range): where stray light or a glow makes it vary more, "
-                                "that smooth background is subtracted before predicting (not for the current "
-                                "plane only)")
+                                "that smooth background is subtracted before predicting (a stack: every plane or "
+                                "none, also for the current plane only)")
         self._tta_by_hand = False
         self._proposing = False
         self.objects = ObjectSettings()
