@@ -88,7 +88,7 @@ def test_the_rule_and_its_errors():
         flatten_applies("on", silent, True, False)
     with pytest.raises(ValueError, match=r"flatten='sometimes' is invalid: use 'auto' .*'on' or 'off'"):
         check_flatten("sometimes")
-    assert opening_size(11.0) == 88 and opening_size(None) == 96 and opening_size(11.0, 0.5) == 176
+    assert opening_size(11.0) == 132 and opening_size(None) == 128 and opening_size(11.0, 0.5) == 264
     assert "more than the 30% the model was trained on" in flatten_in_words(0.74, 0.3)
     assert "--flatten on" in flatten_in_words(0.2, None)
 

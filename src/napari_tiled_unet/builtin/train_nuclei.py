@@ -34,7 +34,7 @@ VAL_FRACTION = 0.05
 #: measured on the shipped model: test-time augmentation lifts zero-shot F1@0.5 on the real and stand-in images
 #: (see :mod:`napari_tiled_unet.test_time_augmentation`), so the model file recommends it; and objects of a
 #: median radius above about 11 px are segmented better on a shrunk image (:mod:`napari_tiled_unet.object_scale`);
-#: the background of its training images varies by at most 0.23 of their range (0.14 for 95% of them), so one that
+#: the background of its training images varies by at most 0.21 of their range (0.13 for 95% of them), so one that
 #: varies by more than 0.3 is flattened first (:mod:`napari_tiled_unet.uneven_background`)
 RECOMMENDED_PREDICTION = {"prediction": {"tta": True, "largest_radius": 11.0, "background_limit": 0.3}}
 
