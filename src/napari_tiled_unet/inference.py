@@ -97,12 +97,26 @@ def prepared_normalizer(net: UNet, image: Any, axes: str | None = None,
     axes = (axes or default_axes(image.shape, config.dims, config.in_channels)).upper()
     arranged, _, loop_shape = to_planes(image, axes, config.dims)
     flattening = flatten_applies(flatten, net, is_dask(arranged), False)
-    flattened = False
+    _, normalizer, variation = _prepared(net, arranged, len(loop_shape), flattening, 1.0, None)
+    return normalizer, variation is not None
+
+
+def _prepared(net: UNet, arranged: Any, n_loop: int, flattening: str | None, factor: float,
+              normalizer: ImageNormalizer | None) -> tuple[Any, ImageNormalizer | None, float | None]:
+    """The planes to predict at scale ``factor``, their normaliser and the background variation if flattened.
+
+    ``flattening`` is :func:`~napari_tiled_unet.uneven_background.flatten_applies`'s answer; a given
+    ``normalizer`` is kept, else the model's rule is bound to the planes as they will be predicted.
+    """
+    variation = None
     if flattening:
         limit = background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None
-        arranged, _, flattened = flatten_planes(arranged, len(loop_shape), opening_size(largest_radius(net)), limit)
-    rule = normalizer_of(net)
-    return (None if rule is None else rule.for_image(channels_first(arranged, len(loop_shape)))), flattened
+        arranged, measured, changed = flatten_planes(arranged, n_loop, opening_size(largest_radius(net), factor),
+                                                     limit)
+        variation = measured if changed else None
+    if normalizer is None and (rule := normalizer_of(net)) is not None:
+        normalizer = rule.for_image(channels_first(arranged, n_loop))
+    return arranged, normalizer, variation
 
 
 def predict_image(
@@ -202,23 +216,9 @@ def predict_image(
         )
     n_loop, given_normalizer = len(loop_shape), normalizer
     flattening = flatten_applies(flatten, net, is_dask(arranged), given_normalizer is not None)
-    limit = background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None
     scaling = rescale_applies(rescale, net, n_loop, is_dask(arranged), output)
-    variations: list[float] = []
-
-    def prepared(factor: float) -> tuple[Any, ImageNormalizer | None]:
-        """The planes to predict at ``factor`` (flattened where asked) and the normaliser of those planes."""
-        planes = arranged
-        if flattening:
-            planes, variation, changed = flatten_planes(arranged, n_loop, opening_size(largest_radius(net), factor),
-                                                        limit)
-            variations[:] = [variation] if changed else []
-        if given_normalizer is not None:
-            return planes, given_normalizer
-        rule = normalizer_of(net)
-        return planes, None if rule is None else rule.for_image(channels_first(planes, n_loop))
-
-    planes, normalizer = prepared(scaling if isinstance(scaling, float) else 1.0)
+    first_factor = scaling if isinstance(scaling, float) else 1.0
+    planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, first_factor, given_normalizer)
     request = PredictionRequest(output=output, tile_shape=_tile(tile_shape), batch_size=batch_size, amp=amp,
                                 normalizer=normalizer, instance_settings=instance_settings,
                                 tta=tta_applies(tta, net, len(loop_shape), is_dask(arranged)),
@@ -232,12 +232,13 @@ def predict_image(
         result = run(net, planes, loop_shape, request, instances_of)
     radius = median_radius(result, config.dims) if scaling == AUTO else None
     if scaling == AUTO and (factor := auto_factor(radius, largest_radius(net))) < 1.0:
-        planes, normalizer = prepared(factor)  # the background measured at the objects' own scale
+        # the background measured again at the objects' own scale
+        planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, factor, given_normalizer)
         result = _predict_scaled(net, planes, loop_shape, request.replace(normalizer=normalizer), factor)
         if on_rescale is not None:
             on_rescale(factor, radius)
-    if variations and on_flatten is not None:
-        on_flatten(variations[0], limit)
+    if variation is not None and on_flatten is not None:
+        on_flatten(variation, background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None)
     spatial_axes = spatial_letters(axes, config.dims)
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes
