@@ -75,17 +75,16 @@ def test_the_rule_and_its_errors():
     limited, silent = Net({"prediction": {"background_limit": 0.3}}), Net({})
     assert background_limit_of(limited.metadata) == 0.3 and background_limit_of(silent.metadata) is None
     assert background_limit_of({"prediction": {"background_limit": "0.3"}}) is None
-    assert flatten_applies(None, limited, False, False) == AUTO
-    assert flatten_applies("AUTO", limited, False, False) == AUTO
-    assert flatten_applies(None, silent, False, False) is None  # nothing to compare with
-    assert flatten_applies(None, limited, True, False) is None  # read region by region
-    assert flatten_applies(None, limited, False, True) is None  # statistics of the image as it is were given
-    assert flatten_applies(None, Net({"prediction": {"background_limit": 0.3}}, dims=3), False, False) is None
-    assert flatten_applies("off", limited, False, False) is None
-    assert flatten_applies("on", silent, False, False) == ON
-    assert flatten_applies("on", silent, False, True) == ON  # a part, with the whole flattened image's statistics
-    with pytest.raises(ValueError, match="flatten='on' needs a 2D model and the image in memory"):
-        flatten_applies("on", silent, True, False)
+    assert flatten_applies(None, limited, False) == AUTO
+    assert flatten_applies("AUTO", limited, False) == AUTO
+    assert flatten_applies(None, silent, False) is None  # nothing to compare with
+    assert flatten_applies(None, limited, True) is None  # statistics of the image as it is were given
+    assert flatten_applies(None, Net({"prediction": {"background_limit": 0.3}}, dims=3), False) is None
+    assert flatten_applies("off", limited, False) is None
+    assert flatten_applies("on", silent, False) == ON
+    assert flatten_applies("on", silent, True) == ON  # a part, with the whole flattened image's statistics
+    with pytest.raises(ValueError, match="flatten='on' needs a 2D model"):
+        flatten_applies("on", Net({}, dims=3), False)
     with pytest.raises(ValueError, match=r"flatten='sometimes' is invalid: use 'auto' .*'on' or 'off'"):
         check_flatten("sometimes")
     assert opening_size(11.0) == 132 and opening_size(None) == 128 and opening_size(11.0, 0.5) == 264
@@ -130,3 +129,20 @@ def test_a_plane_with_the_whole_stacks_preparation_equals_that_plane_of_the_whol
     assert match_instances(plane, labels)["f1"] == 1.0
     assert prepared_normalizer(builtin_nuclei, even)[1] is False  # alone, the even frame is left as it is
     assert prepared_normalizer(builtin_nuclei, movie, axes="TYX", flatten="off")[1] is False
+
+
+@pytest.mark.parametrize("chunks", [(100, 70), (256, 256), (33, 250)])
+def test_a_lazy_stack_is_measured_and_flattened_as_in_memory(chunks):
+    import dask.array as da
+
+    steep, _ = nuclei_on(ramp((256, 256), 3000.0))
+    even, _ = nuclei_on(np.full((256, 256), 200.0))
+    stack = np.stack([steep, even])[:, None]  # (T, C, Y, X)
+    lazy = da.from_array(stack, chunks=(1, 1, *chunks))
+    in_memory, variation, changed = flatten_planes(stack, 1, 132, 0.3)
+    out, lazy_variation, lazy_changed = flatten_planes(lazy, 1, 132, 0.3)
+    assert changed and lazy_changed and hasattr(out, "dask") and out.shape == stack.shape
+    assert lazy_variation == pytest.approx(variation, rel=1e-5)
+    np.testing.assert_allclose(out.compute(), in_memory, rtol=1e-5, atol=1e-2)
+    same, _, changed = flatten_planes(da.from_array(even[None], chunks=(1, *chunks)), 0, 132, 0.3)
+    assert not changed and hasattr(same, "dask")  # an even lazy plane: left as it is, still lazy

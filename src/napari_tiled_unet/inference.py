@@ -96,7 +96,7 @@ def prepared_normalizer(net: UNet, image: Any, axes: str | None = None,
     config = net.config
     axes = (axes or default_axes(image.shape, config.dims, config.in_channels)).upper()
     arranged, _, loop_shape = to_planes(image, axes, config.dims)
-    flattening = flatten_applies(flatten, net, is_dask(arranged), False)
+    flattening = flatten_applies(flatten, net, False)
     _, normalizer, variation = _prepared(net, arranged, len(loop_shape), flattening, 1.0, None)
     return normalizer, variation is not None
 
@@ -188,7 +188,7 @@ def predict_image(
     flatten : "auto", "on", "off" or None
         Subtract a strongly uneven background before predicting (see :mod:`napari_tiled_unet.uneven_background`):
         "auto" where it varies more than the model file says it was trained on, "on" always, "off" never; None
-        (default): auto for such a model (builtin:nuclei) on an image in memory without a given ``normalizer``.
+        (default): auto for such a model (builtin:nuclei) without a given ``normalizer`` (lazy images too).
     on_flatten : callable, optional
         Called as ``on_flatten(variation, limit)`` when the background was flattened (``limit`` None under "on").
 
@@ -215,7 +215,7 @@ def predict_image(
             "pick an image with that many channels (or split/merge channels first)"
         )
     n_loop, given_normalizer = len(loop_shape), normalizer
-    flattening = flatten_applies(flatten, net, is_dask(arranged), given_normalizer is not None)
+    flattening = flatten_applies(flatten, net, given_normalizer is not None)
     scaling = rescale_applies(rescale, net, n_loop, is_dask(arranged), output)
     first_factor = scaling if isinstance(scaling, float) else 1.0
     planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, first_factor, given_normalizer)

@@ -12,7 +12,8 @@ A model file can name the largest variation it was trained on (``metadata["predi
 builtin:nuclei: 0.3, its 128 training images reach 0.21, 40 held-out ones 0.23); with ``flatten="auto"`` an
 image whose background varies more is predicted with that field subtracted (its median added back), normalised
 with the flattened image's own statistics. An even background is left exactly as it is (and a constant offset
-would not change the normalised image anyway). ``flatten="on"`` subtracts it always, ``"off"`` never.
+would not change the normalised image anyway). ``flatten="on"`` subtracts it always, ``"off"`` never. A dask
+array is measured from one pass of its block means and flattened chunk by chunk (lazily), as in memory.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.checks import is_number
+from napari_tiled_unet.normalization import MAX_SAMPLES, strided_subsample
 
 AUTO, ON, OFF = "auto", "on", "off"
 FLATTEN_CHOICES = (AUTO, ON, OFF)
@@ -55,23 +58,24 @@ def check_flatten(flatten: Flatten) -> Flatten:
     return value
 
 
-def flatten_applies(flatten: Flatten, net: Any, lazy: bool, normalizer_given: bool) -> str | None:
+def flatten_applies(flatten: Flatten, net: Any, normalizer_given: bool) -> str | None:
     """What to do for this prediction: ``"auto"`` (measure first), ``"on"``, or None (leave the image as it is).
 
-    None (the default) means ``"auto"`` where the model file names a background limit, the model is 2D, the image
-    is in memory and no normaliser is given (a given one holds the statistics of the whole image, which a part
-    cannot measure: see :func:`~napari_tiled_unet.inference.prepared_normalizer`). ``"on"`` needs a 2D model and
-    the image in memory (ValueError otherwise); a normaliser given with it must be of the flattened image.
+    None (the default) means ``"auto"`` where the model file names a background limit, the model is 2D and no
+    normaliser is given (a given one holds the statistics of the whole image, which a part cannot measure: see
+    :func:`~napari_tiled_unet.inference.prepared_normalizer`). ``"on"`` needs a 2D model (ValueError otherwise);
+    a normaliser given with it must be of the flattened image. Images read lazily are measured and flattened
+    lazily (:func:`flatten_planes`).
     """
     flatten = check_flatten(flatten)
     if flatten == OFF:
         return None
-    possible = not lazy and net.config.dims == 2
+    planar = net.config.dims == 2
     if flatten == ON:
-        if not possible:
-            raise ValueError("flatten='on' needs a 2D model and the image in memory: leave out flatten")
+        if not planar:
+            raise ValueError("flatten='on' needs a 2D model: leave out flatten for a 3D model")
         return ON
-    measurable = possible and not normalizer_given
+    measurable = planar and not normalizer_given
     return AUTO if measurable and background_limit_of(getattr(net, "metadata", None)) is not None else None
 
 
@@ -85,21 +89,17 @@ def opening_size(best_radius: float | None, factor: float = 1.0) -> int:
     return max(8, round(size / factor))
 
 
-def coarse_background(plane: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+def coarse_background(plane: Any, size: int) -> tuple[np.ndarray, int]:
     """The smooth background of a 2D ``plane`` at the centres of blocks of ``step`` pixels, and ``step``.
 
     A grey opening of ``size`` pixels on the plane averaged in blocks of ``size / 16`` pixels (so the cost hardly
     grows with ``size``), then a box smoothing as wide: the erosion mirrors the plane at its borders, the
     dilation and the smoothing continue the eroded field past them point-symmetrically, so that a tilt goes on as
-    a tilt there (an even mirror would fold it into a ridge that the opening cuts off).
+    a tilt there (an even mirror would fold it into a ridge that the opening cuts off). ``plane`` may be a dask
+    array: only its block means are computed (one pass over it).
     """
-    plane = np.asarray(plane, dtype=np.float32)
     step = max(1, size // BLOCKS_PER_OPENING)
-    height, width = (max(1, n // step) for n in plane.shape)
-    cropped = plane[: height * step, : width * step]
-    if cropped.shape != (height * step, width * step):  # a plane smaller than one block
-        cropped = np.resize(plane, (height * step, width * step))
-    blocks = cropped.reshape(height, step, width, step).mean(axis=(1, 3))
+    blocks = block_means(plane, step)
     window = max(3, size // step) | 1  # odd: centred
     eroded = ndi.grey_erosion(blocks, size=(window, window), mode="reflect")
     mode = "reflect" if min(blocks.shape) > 1 else "edge"
@@ -108,14 +108,32 @@ def coarse_background(plane: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     return field[window:-window, window:-window], step
 
 
-def at_pixels(coarse: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
-    """A :func:`coarse_background` field at every pixel of a plane of ``shape`` (float32).
+def block_means(plane: Any, step: int) -> np.ndarray:
+    """Means of the ``step`` x ``step`` blocks of a 2D plane (numpy or dask; float32; partial blocks dropped)."""
+    height, width = (max(1, n // step) for n in plane.shape)
+    if is_dask(plane) and min(plane.shape) >= step:
+        import dask.array as da
 
-    Linear between the block centres, extrapolated linearly at the borders.
+        whole = plane[: height * step, : width * step].astype(np.float32)
+        whole = whole.rechunk(tuple(max(step, c // step * step) for c in (whole.chunksize[0], whole.chunksize[1])))
+        return np.asarray(da.coarsen(np.mean, whole, {0: step, 1: step}).compute(), dtype=np.float32)
+    plane = np.asarray(plane, dtype=np.float32)
+    cropped = plane[: height * step, : width * step]
+    if cropped.shape != (height * step, width * step):  # a plane smaller than one block
+        cropped = np.resize(plane, (height * step, width * step))
+    return cropped.reshape(height, step, width, step).mean(axis=(1, 3))
+
+
+def at_pixels(coarse: np.ndarray, step: int, shape: tuple[int, ...],
+              start: tuple[int, ...] = (0, 0)) -> np.ndarray:
+    """A :func:`coarse_background` field at the pixels of a region of ``shape`` from ``start`` (float32).
+
+    Linear between the block centres, extrapolated linearly at the borders; a region gives the pixels it covers
+    of the whole plane's field.
     """
     field = coarse
-    for axis, n in enumerate(shape):
-        field = _linear_to_pixels(field, axis, n, step)
+    for axis, (n, first) in enumerate(zip(shape, start)):
+        field = _linear_to_pixels(field, axis, n, step, first)
     return field.astype(np.float32)
 
 
@@ -125,12 +143,12 @@ def background_field(plane: np.ndarray, size: int) -> np.ndarray:
     return at_pixels(coarse, step, np.shape(plane))
 
 
-def _linear_to_pixels(field: np.ndarray, axis: int, n: int, step: int) -> np.ndarray:
-    """``field`` given at the centres of blocks of ``step`` pixels along ``axis``, at each of ``n`` pixels."""
+def _linear_to_pixels(field: np.ndarray, axis: int, n: int, step: int, first: int = 0) -> np.ndarray:
+    """``field`` given at the centres of blocks of ``step`` pixels along ``axis``, at pixels ``first..first+n``."""
     blocks = field.shape[axis]
     if blocks == 1:
         return np.repeat(field, n, axis=axis)
-    position = (np.arange(n) + 0.5) / step - 0.5
+    position = (np.arange(first, first + n) + 0.5) / step - 0.5
     low = np.clip(np.floor(position).astype(np.intp), 0, blocks - 2)
     weight = (position - low).astype(np.float32)  # beyond the outer centres: extrapolated linearly
     shape = [1] * field.ndim
@@ -143,17 +161,15 @@ def background_variation(plane: np.ndarray, field: np.ndarray) -> float:
     """Spread of the background ``field`` (2nd to 98th percentile) as a share of the plane's range above it.
 
     ``field`` may be the coarse one (:func:`coarse_background`): linear interpolation keeps its percentiles.
+    The plane's top is the 99.5th percentile of a strided subsample (at most ``MAX_SAMPLES`` pixels, the same
+    for a plane in memory and read lazily).
     """
     low, high = (float(v) for v in np.percentile(field, (2.0, 98.0)))
     if high - low <= 1e-5 * max(abs(high), abs(low), 1.0):  # even (float rounding of a constant plane)
         return 0.0
-    top = float(np.percentile(plane, 99.5))
+    sample = np.asarray(strided_subsample(plane[None], MAX_SAMPLES))
+    top = float(np.percentile(sample, 99.5))
     return (high - low) / max(top - low, 1e-6)
-
-
-def flattened(plane: np.ndarray, field: np.ndarray) -> np.ndarray:
-    """``plane`` with its background ``field`` subtracted and the field's median added back (float32)."""
-    return (np.asarray(plane, dtype=np.float32) - field + np.float32(np.median(field))).astype(np.float32)
 
 
 def flatten_in_words(variation: float, limit: float | None) -> str:
@@ -181,6 +197,8 @@ def flatten_planes(arranged: np.ndarray, n_loop: int, size: int,
         Whether the planes were flattened.
 
     """
+    if is_dask(arranged):
+        return _flatten_lazy(arranged, n_loop, size, limit)
     arranged = np.asarray(arranged)
     planes = arranged.reshape((-1, *arranged.shape[n_loop + 1:]))
     coarse = [coarse_background(plane, size) for plane in planes]  # small: only the flattening needs full size
@@ -189,5 +207,29 @@ def flatten_planes(arranged: np.ndarray, n_loop: int, size: int,
         return arranged, variation, False
     flat = np.empty(planes.shape, dtype=np.float32)
     for k, (plane, (field, step)) in enumerate(zip(planes, coarse)):
-        flat[k] = flattened(plane, at_pixels(field, step, plane.shape))
+        flat[k] = _flatten_block(plane, field, step, np.float32(np.median(field)))
     return flat.reshape(arranged.shape), variation, True
+
+
+def _flatten_lazy(arranged: Any, n_loop: int, size: int, limit: float | None) -> tuple[Any, float, bool]:
+    """:func:`flatten_planes` of a dask array: the fields from one pass of block means, the flattening lazy."""
+    import dask.array as da
+
+    lead = arranged.shape[: n_loop + 1]
+    planes = [arranged[index] for index in np.ndindex(*lead)]
+    coarse = [coarse_background(plane, size) for plane in planes]
+    variation = max(background_variation(plane, field) for plane, (field, _) in zip(planes, coarse))
+    if limit is not None and variation <= limit:
+        return arranged, variation, False
+    flat = [da.map_blocks(_flatten_block, plane, dtype=np.float32, field=field, step=step,
+                          median=np.float32(np.median(field)))
+            for plane, (field, step) in zip(planes, coarse)]
+    return da.stack(flat).reshape(arranged.shape), variation, True
+
+
+def _flatten_block(block: np.ndarray, field: np.ndarray, step: int, median: np.float32,
+                   block_info: dict | None = None) -> np.ndarray:
+    """One chunk of a lazily flattened plane: the chunk minus the plane's field over it, plus the field's median."""
+    start = tuple(low for low, _ in block_info[0]["array-location"]) if block_info else (0, 0)
+    return (np.asarray(block, dtype=np.float32) - at_pixels(field, step, block.shape, start) + median).astype(
+        np.float32)

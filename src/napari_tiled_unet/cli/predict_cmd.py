@@ -146,9 +146,13 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
     import dask
 
     data, _ = open_tiff_lazy(path)
+    flattened: list[tuple[float, float | None]] = []
     result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                         batch_size=args.batch_size, amp=args.amp, tta=False,
+                                        flatten=args.flatten, on_flatten=lambda *facts: flattened.append(facts),
                                         **instance_kwargs(args, net))
+    for variation, limit in flattened:
+        print(flatten_in_words(variation, limit), file=sys.stderr)
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
     local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
@@ -208,8 +212,7 @@ def run(args: argparse.Namespace) -> int:
         for path, destination, (axes, calibration) in zip(images, destinations, plans):
             start = time.perf_counter()
             if _use_lazy(args, path, destination):
-                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float)),
-                                    ("--flatten on", args.flatten == "on")):
+                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float))):
                     if asked:
                         raise ValueError(f"{flag} needs the image in memory but {path} is read region by region "
                                          f"(large image, --lazy, a .zarr --out or --scheduler): leave out {flag}")
