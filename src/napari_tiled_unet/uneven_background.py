@@ -180,16 +180,17 @@ def flatten_in_words(variation: float, limit: float | None) -> str:
             f"{limit:.0%} the model was trained on (--flatten off keeps it)")
 
 
-def flatten_planes(arranged: np.ndarray, n_loop: int, size: int,
-                   limit: float | None) -> tuple[np.ndarray, float, bool]:
+def flatten_planes(arranged: Any, n_loop: int, size: int, limit: float | None) -> tuple[Any, float, bool]:
     """Planes ``(*loop, C, Y, X)`` with the background flattened, all of them or none.
 
     Every plane and channel is measured; with ``limit`` None, or when the largest variation is above ``limit``,
-    every plane is flattened (one rule for a whole stack, so that its planes stay comparable).
+    every plane is flattened (one rule for a whole stack, so that its planes stay comparable). A dask array
+    stays lazy: its block means and a strided sample are read to measure it, the flattening is done chunk by
+    chunk when the result is computed.
 
     Returns
     -------
-    planes : numpy.ndarray
+    planes : numpy.ndarray or dask.array.Array
         The flattened planes (float32), or ``arranged`` itself when nothing was flattened.
     variation : float
         The largest variation measured.
