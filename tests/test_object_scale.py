@@ -46,22 +46,21 @@ def test_rescale_applies_to_the_instances_of_a_2d_model_in_memory_that_names_a_r
     named, silent = Net({"prediction": {"largest_radius": 11.0}}), Net({})
     assert largest_radius(named) == 11.0 and largest_radius(silent) is None
     assert largest_radius(Net({"prediction": {"largest_radius": "11"}})) is None  # not a number: ignored
-    assert rescale_applies(None, named, 0, False, "instances") == AUTO
-    assert rescale_applies(None, named, 0, False, "labels") is None  # auto measures objects
-    assert rescale_applies(None, named, 1, False, "instances") == AUTO  # a stack: one factor for every plane
-    assert rescale_applies(None, Net({"prediction": {"largest_radius": 11.0}}, dims=3), 0, False, "instances") \
+    assert rescale_applies(None, named, False, "instances") == AUTO
+    assert rescale_applies(None, named, False, "labels") is None  # auto measures objects
+    assert rescale_applies(None, Net({"prediction": {"largest_radius": 11.0}}, dims=3), False, "instances") \
         is None  # a 3D model
-    assert rescale_applies(None, named, 0, True, "instances") is None  # read region by region
-    assert rescale_applies(None, silent, 0, False, "instances") is None
-    assert rescale_applies("auto", silent, 0, False, "instances") is None
-    assert rescale_applies("off", named, 0, False, "instances") is None
-    assert rescale_applies(1.0, named, 0, False, "instances") is None
-    assert rescale_applies(0.5, silent, 0, False, "probabilities") == 0.5
-    assert rescale_applies(0.5, silent, 2, False, "labels") == 0.5
+    assert rescale_applies(None, named, True, "instances") is None  # read region by region
+    assert rescale_applies(None, silent, False, "instances") is None
+    assert rescale_applies("auto", silent, False, "instances") is None
+    assert rescale_applies("off", named, False, "instances") is None
+    assert rescale_applies(1.0, named, False, "instances") is None
+    assert rescale_applies(0.5, silent, False, "probabilities") == 0.5
+    assert rescale_applies(0.5, silent, False, "labels") == 0.5
     with pytest.raises(ValueError, match=r"rescale=0\.5 needs a 2D model and the image in memory"):
-        rescale_applies(0.5, silent, 0, True, "labels")
+        rescale_applies(0.5, silent, True, "labels")
     with pytest.raises(ValueError, match="needs a 2D model and the image in memory"):
-        rescale_applies(0.5, Net({}, dims=3), 0, False, "labels")
+        rescale_applies(0.5, Net({}, dims=3), False, "labels")
 
 
 def test_median_radius_and_the_auto_factor_only_shrink():

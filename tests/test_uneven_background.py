@@ -90,6 +90,8 @@ def test_the_rule_and_its_errors():
     assert opening_size(11.0) == 132 and opening_size(None) == 128 and opening_size(11.0, 0.5) == 264
     assert "more than the 30% the model was trained on" in flatten_in_words(0.74, 0.3)
     assert "--flatten on" in flatten_in_words(0.2, None)
+    assert flatten_in_words(0.74, 0.3, flag=False) == ("background flattened (it varies by 74% of the image's "
+                                                       "range, more than the 30% the model was trained on)")
 
 
 @pytest.fixture(scope="module")

@@ -216,7 +216,7 @@ def predict_image(
         )
     n_loop, given_normalizer = len(loop_shape), normalizer
     flattening = flatten_applies(flatten, net, given_normalizer is not None)
-    scaling = rescale_applies(rescale, net, n_loop, is_dask(arranged), output)
+    scaling = rescale_applies(rescale, net, is_dask(arranged), output)
     first_factor = scaling if isinstance(scaling, float) else 1.0
     planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, first_factor, given_normalizer)
     request = PredictionRequest(output=output, tile_shape=_tile(tile_shape), batch_size=batch_size, amp=amp,

@@ -62,11 +62,11 @@ def check_rescale(rescale: Rescale) -> Rescale:
     return float(rescale)
 
 
-def rescale_applies(rescale: Rescale, net: Any, n_loop: int, lazy: bool, output: str) -> float | str | None:
+def rescale_applies(rescale: Rescale, net: Any, lazy: bool, output: str) -> float | str | None:
     """What to do for this prediction: a factor, ``"auto"`` (measure first), or None (predict as it is).
 
     None (the default) means ``"auto"`` where the model file names its best radius, the output is instances, the
-    model is 2D and the image (one plane or a stack of ``n_loop`` loop axes) is in memory. A factor needs a 2D
+    model is 2D and the image (one plane or a stack of planes) is in memory. A factor needs a 2D
     model and an image in memory too (ValueError otherwise).
     """
     rescale = check_rescale(rescale)

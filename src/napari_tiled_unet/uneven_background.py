@@ -172,12 +172,16 @@ def background_variation(plane: np.ndarray, field: np.ndarray) -> float:
     return (high - low) / max(top - low, 1e-6)
 
 
-def flatten_in_words(variation: float, limit: float | None) -> str:
-    """One line saying that the background was flattened and why, for the CLI and the Predict widget."""
-    if limit is None:
-        return f"background flattened (it varies by {variation:.0%} of the image's range; --flatten on)"
-    return (f"background flattened: it varies by {variation:.0%} of the image's range, more than the "
-            f"{limit:.0%} the model was trained on (--flatten off keeps it)")
+def flatten_in_words(variation: float, limit: float | None, flag: bool = True) -> str:
+    """One line saying that the background was flattened and why.
+
+    With the CLI flag that undoes it, or without (``flag=False``) for the Predict widget's status.
+    """
+    why = (f"it varies by {variation:.0%} of the image's range"
+           + (f", more than the {limit:.0%} the model was trained on" if limit is not None else ""))
+    if not flag:
+        return f"background flattened ({why})"
+    return f"background flattened: {why} (" + ("--flatten off keeps it)" if limit is not None else "--flatten on)")
 
 
 def flatten_planes(arranged: Any, n_loop: int, size: int, limit: float | None) -> tuple[Any, float, bool]:

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import QFileDialog
 
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_meta import class_names, label_values
+from napari_tiled_unet.uneven_background import flatten_in_words
 
 from .correction_actions import LastResult
 from .jobs import Outcome, PredictionJob, run_prediction
@@ -188,9 +189,7 @@ class PredictRunning:
             parts.append(linked)
         if job.tta:
             parts.append("with test-time augmentation")
-        for variation, limit in job.flattened:
-            parts.append(f"background flattened (it varies by {variation:.0%} of the image's range"
-                         + (f", more than the {limit:.0%} the model was trained on)" if limit is not None else ")"))
+        parts.extend(flatten_in_words(variation, limit, flag=False) for variation, limit in job.flattened)
         for factor, radius in job.rescaled:
             parts.append(f"predicted on the image scaled by {factor:.2f}"
                          + (f" (objects of {radius:.0f} px median radius: larger than the model likes)"
