@@ -66,8 +66,8 @@ def rescale_applies(rescale: Rescale, net: Any, lazy: bool, output: str) -> floa
     """What to do for this prediction: a factor, ``"auto"`` (measure first), or None (predict as it is).
 
     None (the default) means ``"auto"`` where the model file names its best radius, the output is instances, the
-    model is 2D and the image (one plane or a stack of planes) is in memory. A factor needs a 2D
-    model and an image in memory too (ValueError otherwise).
+    model is 2D and the image (one plane or a stack of planes) is in memory. A factor needs a 2D model and an
+    image in memory too (ValueError otherwise).
     """
     rescale = check_rescale(rescale)
     planes_in_memory = not lazy and net.config.dims == 2
