@@ -41,11 +41,10 @@ from napari_tiled_unet.prediction_request import OUTPUT_KINDS, OutputKind, Predi
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO, link_planes
 from napari_tiled_unet.test_time_augmentation import tta_applies
 from napari_tiled_unet.tile_engine import check_eval_mode
-from napari_tiled_unet.uneven_background import AUTO as FLATTEN_AUTO
 from napari_tiled_unet.uneven_background import (
     Flatten,
-    background_limit_of,
     flatten_applies,
+    flatten_limit,
     flatten_planes,
     opening_size,
 )
@@ -110,9 +109,8 @@ def _prepared(net: UNet, arranged: Any, n_loop: int, flattening: str | None, fac
     """
     variation = None
     if flattening:
-        limit = background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None
         arranged, measured, changed = flatten_planes(arranged, n_loop, opening_size(largest_radius(net), factor),
-                                                     limit)
+                                                     flatten_limit(net, flattening))
         variation = measured if changed else None
     if normalizer is None and (rule := normalizer_of(net)) is not None:
         normalizer = rule.for_image(channels_first(arranged, n_loop))
@@ -232,13 +230,14 @@ def predict_image(
         result = run(net, planes, loop_shape, request, instances_of)
     radius = median_radius(result, config.dims) if scaling == AUTO else None
     if scaling == AUTO and (factor := auto_factor(radius, largest_radius(net))) < 1.0:
-        # the background measured again at the objects' own scale
-        planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, factor, given_normalizer)
-        result = _predict_scaled(net, planes, loop_shape, request.replace(normalizer=normalizer), factor)
+        if flattening:  # the background measured again at the objects' own scale
+            planes, normalizer, variation = _prepared(net, arranged, n_loop, flattening, factor, given_normalizer)
+            request = request.replace(normalizer=normalizer)
+        result = _predict_scaled(net, planes, loop_shape, request, factor)
         if on_rescale is not None:
             on_rescale(factor, radius)
     if variation is not None and on_flatten is not None:
-        on_flatten(variation, background_limit_of(net.metadata) if flattening == FLATTEN_AUTO else None)
+        on_flatten(variation, flatten_limit(net, flattening))
     spatial_axes = spatial_letters(axes, config.dims)
     if output == "probabilities":
         return result, loop_axes + "C" + spatial_axes

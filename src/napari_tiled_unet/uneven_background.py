@@ -79,6 +79,11 @@ def flatten_applies(flatten: Flatten, net: Any, normalizer_given: bool) -> str |
     return AUTO if measurable and background_limit_of(getattr(net, "metadata", None)) is not None else None
 
 
+def flatten_limit(net: Any, flattening: str | None) -> float | None:
+    """The variation above which :func:`flatten_planes` flattens: the model's limit under auto, None under on."""
+    return background_limit_of(getattr(net, "metadata", None)) if flattening == AUTO else None
+
+
 def opening_size(best_radius: float | None, factor: float = 1.0) -> int:
     """Opening size (pixels of the image as given) for objects the model likes of ``best_radius``.
 
@@ -202,34 +207,24 @@ def flatten_planes(arranged: Any, n_loop: int, size: int, limit: float | None) -
         Whether the planes were flattened.
 
     """
-    if is_dask(arranged):
-        return _flatten_lazy(arranged, n_loop, size, limit)
-    arranged = np.asarray(arranged)
-    planes = arranged.reshape((-1, *arranged.shape[n_loop + 1:]))
+    lazy = is_dask(arranged)
+    arranged = arranged if lazy else np.asarray(arranged)
+    planes = [arranged[index] for index in np.ndindex(*arranged.shape[: n_loop + 1])]
     coarse = [coarse_background(plane, size) for plane in planes]  # small: only the flattening needs full size
     variation = max(background_variation(plane, field) for plane, (field, _) in zip(planes, coarse))
     if limit is not None and variation <= limit:
         return arranged, variation, False
-    flat = np.empty(planes.shape, dtype=np.float32)
-    for k, (plane, (field, step)) in enumerate(zip(planes, coarse)):
-        flat[k] = _flatten_block(plane, field, step, np.float32(np.median(field)))
+    medians = [np.float32(np.median(field)) for field, _ in coarse]
+    if lazy:
+        import dask.array as da
+
+        flat = da.stack([da.map_blocks(_flatten_block, plane, dtype=np.float32, field=field, step=step, median=median)
+                         for plane, (field, step), median in zip(planes, coarse, medians)])
+    else:
+        flat = np.empty((len(planes), *arranged.shape[n_loop + 1:]), dtype=np.float32)
+        for k, (plane, (field, step), median) in enumerate(zip(planes, coarse, medians)):
+            flat[k] = _flatten_block(plane, field, step, median)
     return flat.reshape(arranged.shape), variation, True
-
-
-def _flatten_lazy(arranged: Any, n_loop: int, size: int, limit: float | None) -> tuple[Any, float, bool]:
-    """:func:`flatten_planes` of a dask array: the fields from one pass of block means, the flattening lazy."""
-    import dask.array as da
-
-    lead = arranged.shape[: n_loop + 1]
-    planes = [arranged[index] for index in np.ndindex(*lead)]
-    coarse = [coarse_background(plane, size) for plane in planes]
-    variation = max(background_variation(plane, field) for plane, (field, _) in zip(planes, coarse))
-    if limit is not None and variation <= limit:
-        return arranged, variation, False
-    flat = [da.map_blocks(_flatten_block, plane, dtype=np.float32, field=field, step=step,
-                          median=np.float32(np.median(field)))
-            for plane, (field, step) in zip(planes, coarse)]
-    return da.stack(flat).reshape(arranged.shape), variation, True
 
 
 def _flatten_block(block: np.ndarray, field: np.ndarray, step: int, median: np.float32,
