@@ -17,8 +17,8 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
 - ``builtin-zeroshot``: the shipped ``builtin:nuclei`` model as it is (its defaults, test-time augmentation and
   the shrinking of large objects included), on the held-out half of blobs, the six BBBC007 images and the
   held-out parts of the sample, the stand-in and U2OS (these two also without TTA and with ``rescale="off"``);
-  ``builtin-blobs-a``, ``builtin-standin-a``, ``builtin-standin-b``, ``builtin-u2os-a`` and ``builtin-u2os-b``:
-  habits (a) and (b) fine-tuned from it for the same budget (compare with the cases without the prefix, trained
+  ``builtin-blobs-a``/``-d``, ``builtin-standin-a``/``-b``/``-d`` and ``builtin-u2os-a``/``-b``/``-d``:
+  habits (a), (b) and (d) fine-tuned from it for the same budget (compare with the cases without the prefix, trained
   from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it.
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
@@ -222,7 +222,9 @@ def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, in
     cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
     cases["builtin-bbbc007"] = ("bbbc007 as above, fine-tuned from builtin:nuclei",
                                 lambda time_limit, seed: bbbc007_case(time_limit, seed, init="builtin:nuclei"))
-    for name, habit in (("blobs", "a"), ("standin", "a"), ("standin", "b"), ("u2os", "a"), ("u2os", "b")):
+    fine_tuned = (("blobs", "a"), ("blobs", "d"), ("standin", "a"), ("standin", "b"), ("standin", "d"),
+                  ("u2os", "a"), ("u2os", "b"), ("u2os", "d"))
+    for name, habit in fine_tuned:
         cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
                                             habit_case(name, habit, overlays, init="builtin:nuclei"))
     return cases

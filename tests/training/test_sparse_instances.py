@@ -11,6 +11,7 @@ from napari_tiled_unet.training.sparse_instances import (
     edge_band_background,
     flat_background,
     inferred_background,
+    objects_are_bright,
     with_inferred_background,
 )
 from napari_tiled_unet.training.targets import BACKGROUND, BOUNDARY, INTERIOR
@@ -169,3 +170,28 @@ def test_background_is_added_in_3d_too():
     labels[12, 30:34, 5:20] = 1
     added = with_inferred_background(image, labels, "painted")
     assert (added[ball] == 2).all() and (added[:, 50:, 50:] == 1).mean() > 0.9
+
+
+def test_dim_painted_nuclei_among_bright_ones_still_read_as_bright_objects():
+    # people often paint nuclei dimmer than the image's Otsu threshold: the inferred background must still be
+    # the dark background, never the bright unpainted nuclei (it once was, on the stand-in image)
+    shape = (160, 160)
+    truth = np.zeros(shape, np.int32)
+    centres = [(30, 30), (30, 90), (90, 30), (90, 90), (130, 130), (130, 40)]
+    for k, c in enumerate(centres, start=1):
+        truth[disk(shape, c, 12)] = k
+    levels = {1: 60.0, 2: 60.0, 3: 230.0, 4: 230.0, 5: 230.0, 6: 230.0}
+    image = np.full(shape, 20.0) + np.random.default_rng(3).normal(0, 3, shape)
+    for k, level in levels.items():
+        image[truth == k] = level
+    painted = np.isin(truth, [1, 2])  # only the dim ones
+    background = inferred_background(image[None] / 230.0, painted)
+    assert not (background & (truth > 0)).any(), "an unpainted nucleus was taken for background"
+    assert background[truth == 0].mean() > 0.7, "the dark background should be found"
+
+
+def test_objects_are_bright_compares_painted_objects_with_their_surroundings():
+    image, truth = nuclei()
+    painted = truth == 1
+    assert objects_are_bright(image, painted)
+    assert not objects_are_bright(-image, painted)

@@ -41,6 +41,7 @@ from napari_tiled_unet.training.sparse_instances import (
     background_mode,
     with_inferred_background,
 )
+from napari_tiled_unet.training.start_model_objects import START_OBJECT_WEIGHT, StartObjects, with_start_objects
 from napari_tiled_unet.training.targets import border_weight_map, centre_distance
 
 MIN_VAL_PIXELS = 20
@@ -208,8 +209,13 @@ def prepare_training_data(
     labels: np.ndarray | Sequence[np.ndarray],
     config: TrainingConfig,
     normalization: PercentileNormalization | None = None,
+    start_objects: StartObjects | None = None,
 ) -> TrainingData:
     """Check and prepare everything training needs, before any long work starts.
+
+    ``start_objects`` (sparse instances fine-tuned from a model: the start model's objects on a normalised
+    image) adds that model's objects where nothing is painted, as weak labels, when no background is painted
+    (:mod:`~napari_tiled_unet.training.start_model_objects`).
 
     Raises
     ------
@@ -221,20 +227,28 @@ def prepare_training_data(
     normalization = normalization or PercentileNormalization()
     pairs = pairs_for_model(images, labels, config.unet.dims, normalization)
     notes: list[str] = []
+    added: list[np.ndarray | None] = [None] * len(pairs)
     if config.task == "instances" and config.sparse:
-        pairs, note = _painted_convention(pairs, config)
+        pairs, mode, note = _painted_convention(pairs, config)
         notes.append(note)
+        if start_objects is not None and mode == "inferred":
+            pairs, added, note = _with_start_objects(pairs, start_objects)
+            notes.append(note)
     regression = ("centre distance",) if config.task == "instances" and config.instance_head == "distance" else ()
     encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names),
                               regression)
     spacing = anisotropic_spacing(config.voxel_size, config.unet.dims)
-    prepared = [_prepare_image(i, image, lab, encoding, config, spacing) for i, (image, lab) in enumerate(pairs)]
+    prepared = [_prepare_image(i, image, lab, encoding, config, spacing, extra)
+                for i, ((image, lab), extra) in enumerate(zip(pairs, added, strict=True))]
     return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes),
                         spacing=spacing)
 
 
-def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig) -> tuple[list, str]:
+def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig,
+                        ) -> tuple[list, str, str]:
     """Sparse instance labels as 0 = not annotated, 1 = background, 2.. = objects, unambiguous background added.
+
+    Returns the converted pairs, the background mode ("painted" or "inferred") and a note for the user.
 
     See :func:`~napari_tiled_unet.training.sparse_instances.with_inferred_background`.
     """
@@ -248,28 +262,54 @@ def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: Trai
     for image, lab in pairs:
         lab = as_painted_convention(lab, mode)
         converted.append((image, with_inferred_background(image, lab, mode)))
-    return converted, note
+    return converted, mode, note
+
+
+def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_objects: StartObjects,
+                        ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray | None], str]:
+    """The start model's objects added where nothing is painted, if it finds enough of the painted objects."""
+    results = []
+    for image, lab in pairs:
+        painted = np.where(lab == PAINTED_BACKGROUND, 0, lab)
+        results.append(with_start_objects(lab, painted, start_objects(image)))
+    found, painted = sum(r.painted_found for r in results), sum(r.painted for r in results)
+    n_added = sum(r.objects_added for r in results)
+    if n_added == 0:
+        note = (f"the model to start from finds {found} of the {painted} painted objects: its own objects are not "
+                "used as labels")
+    else:
+        note = (f"the model to start from finds {found} of the {painted} painted objects: its {n_added} objects "
+                f"where nothing is painted are kept as weak labels (weight {START_OBJECT_WEIGHT:g})")
+    return [(image, r.labels) for (image, _), r in zip(pairs, results, strict=True)], [r.added for r in results], note
 
 
 def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEncoding,
-                   config: TrainingConfig, spacing: tuple[float, ...] | None) -> TrainingImage:
+                   config: TrainingConfig, spacing: tuple[float, ...] | None,
+                   added: np.ndarray | None = None) -> TrainingImage:
     targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
     objects = separate_pieces(instance_ids(lab, config.sparse)) if config.task == "instances" else lab
     weights = _weights(objects, targets, config, spacing)
     distance = centre_distance(objects, sampling=spacing) if encoding.regression else None
-    annotated = targets != IGNORE
+    val_source, val_objects = targets, objects
+    if added is not None:
+        # the start model's objects are weak labels: lighter in the loss, never scored in validation
+        weights = np.where(added, weights * START_OBJECT_WEIGHT, weights).astype(np.float32)
+        painted = np.where(added, 0, lab)
+        val_source = class_targets(painted, encoding, config.task, config.sparse, config.boundary_width)
+        val_objects = separate_pieces(instance_ids(painted, config.sparse))
+    annotated = val_source != IGNORE
     # instances: hold out a share of the objects (with what is annotated around them), so that the block has
     # objects to score even when most annotated pixels are background strokes
-    block = validation_block(targets > 0 if config.task == "instances" else annotated, config.val_fraction)
+    block = validation_block(val_source > 0 if config.task == "instances" else annotated, config.val_fraction)
     val_targets = val_instances = None
     if block is not None:
-        val_targets = targets[block].copy()
+        val_targets = val_source[block].copy()
         if int((val_targets != IGNORE).sum()) < MIN_VAL_PIXELS:
             raise ValueError(
                 f"image {i} has too few annotated pixels for a {config.val_fraction:.0%} validation split "
                 f"({int((val_targets != IGNORE).sum())} held back): paint more, or set the validation fraction to 0"
             )
-        val_instances = objects[block].copy() if config.task == "instances" else None
+        val_instances = val_objects[block].copy() if config.task == "instances" else None
         targets = targets.copy()
         targets[block] = IGNORE
     points = np.flatnonzero(targets != IGNORE)

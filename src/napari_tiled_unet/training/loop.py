@@ -32,6 +32,7 @@ from napari_tiled_unet.training.selection import (
     WeightAverage,
     selection_rule,
 )
+from napari_tiled_unet.training.start_model_objects import start_objects_of
 from napari_tiled_unet.training.validation import score_of, validate
 
 INSTANCE_LABEL_VALUES = [0, 1, 1]
@@ -197,7 +198,10 @@ def train(
     normalization = None
     if init is not None and init.metadata.get("normalization"):
         normalization = PercentileNormalization.from_dict(init.metadata["normalization"])
-    data = prepare_training_data(images, labels, config, normalization)
+    device = resolve_device(config.device)
+    sparse_instances = config.task == "instances" and config.sparse
+    guide = start_objects_of(init, device) if init is not None and sparse_instances else None
+    data = prepare_training_data(images, labels, config, normalization, start_objects=guide)
     if config.channel_names and len(config.channel_names) != data.in_channels:
         raise ValueError(f"{len(config.channel_names)} channel names {list(config.channel_names)} for images with "
                          f"{data.in_channels} channel(s): give one name per channel")
@@ -210,7 +214,6 @@ def train(
         checkpoint = Path(checkpoint)
         if not checkpoint.parent.is_dir():
             raise ValueError(f"cannot write {checkpoint}: folder {checkpoint.parent} does not exist; create it first")
-    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     net = UNet(unet)

@@ -11,7 +11,8 @@ unambiguous instead of treating unpainted objects as background:
 
 - a pixel is background when it is clearly on the background side of the image's intensities: below (for
   bright objects; above for dark ones) the midpoint between the typical background level and the Otsu
-  threshold of the image, and
+  threshold of the image, or the dimmest painted object if that is dimmer (whether objects are bright is read
+  from the painted objects against their surroundings, :func:`objects_are_bright`), and
 - at least :data:`INFER_MARGIN` pixels away from every painted object.
 
 Everything else that is unpainted (unpainted objects, dim objects) stays ignored.
@@ -117,17 +118,50 @@ def inferred_background(image: np.ndarray, objects: np.ndarray, margin: int = IN
     objects = np.asarray(objects, dtype=bool)
     if not objects.any() or objects.all():
         return np.zeros(objects.shape, dtype=bool)
-    sample = intensity[:: max(1, intensity.shape[0] // 512)] if intensity.ndim == 3 else intensity
+    distance = ndi.distance_transform_edt(~objects)
+    bright = objects_are_bright(intensity, objects, distance, margin)
+    signed = intensity if bright else -intensity
+    sample = signed[:: max(1, signed.shape[0] // 512)] if signed.ndim == 3 else signed
     threshold = float(threshold_otsu(sample))
-    bright = float(np.median(intensity[objects])) >= threshold
-    side = intensity < threshold if bright else intensity > threshold
-    if not side.any():
+    below = signed < threshold
+    if not below.any():
         return np.zeros(objects.shape, dtype=bool)
-    level = float(np.median(intensity[side]))
-    cut = level + 0.5 * (threshold - level)
-    clear = intensity < cut if bright else intensity > cut
-    far = ndi.distance_transform_edt(~objects) > margin
-    return clear & far
+    level = float(np.median(signed[below]))
+    ids = ndi.label(objects)[0]
+    dimmest = float(np.min(ndi.median(signed, ids, np.arange(1, int(ids.max()) + 1))))
+    cut = level + 0.5 * (min(threshold, dimmest) - level)
+    return (signed < cut) & (distance > margin)
+
+
+def objects_are_bright(intensity: np.ndarray, objects: np.ndarray, distance: np.ndarray | None = None,
+                       margin: int = INFER_MARGIN) -> bool:
+    """Whether the painted objects are brighter than what lies just around them.
+
+    Parameters
+    ----------
+    intensity : np.ndarray
+        ``(*spatial)`` image.
+    objects : np.ndarray
+        Boolean mask of the painted objects.
+    distance : np.ndarray, optional
+        Distance of every pixel to the nearest painted object (computed when not given).
+    margin : int
+        Pixels just outside the objects left out (their blurred edge).
+
+    Returns
+    -------
+    bool
+        True when the objects' median exceeds that of a ring one object radius wide beyond ``margin`` (the
+        rest of the image when there is no such ring). A global threshold cannot tell: people often paint
+        nuclei dimmer than the image's Otsu threshold, which once turned the inferred background into the
+        bright nuclei of the stand-in image.
+
+    """
+    if distance is None:
+        distance = ndi.distance_transform_edt(~objects)
+    ring = (distance > margin) & (distance <= margin + object_radius(objects))
+    around = intensity[ring] if ring.any() else intensity[~objects]
+    return float(np.median(intensity[objects])) >= float(np.median(around))
 
 
 def object_radius(objects: np.ndarray) -> int:
@@ -167,7 +201,7 @@ def flat_background(image: np.ndarray, objects: np.ndarray, margin: int = INFER_
     intensity = ndi.gaussian_filter(np.asarray(image, dtype=np.float32).mean(axis=0), 1.0)
     radius = object_radius(objects)
     background_level = float(np.median(intensity[candidates]))
-    bright = float(np.median(intensity[objects])) >= background_level
+    bright = objects_are_bright(intensity, objects, margin=margin)
     level = float(np.median(_top_hat(intensity, 2 * radius + 1, bright)[objects]))
     if level <= 0:
         return np.zeros(objects.shape, dtype=bool)
@@ -223,7 +257,7 @@ def edge_band_background(image: np.ndarray, labels: np.ndarray, width: int = INF
     sums = np.bincount(ids[edge], weights=intensity[edge], minlength=int(ids.max()) + 1)
     level = sums / np.maximum(np.bincount(ids[edge], minlength=sums.size), 1)
     edge_level = level[ids[tuple(nearest)]]
-    bright = float(np.median(intensity[objects])) >= float(np.median(intensity[~objects]))
+    bright = objects_are_bright(intensity, objects, distance)
     return band & (intensity < edge_level if bright else intensity > edge_level)
 
 

@@ -1,0 +1,146 @@
+"""Where nothing is painted, a model fine-tuned from sparse instances keeps the start model's objects.
+
+People paint a few nuclei completely and leave the rest unpainted. Fine-tuned from ``builtin:nuclei`` on
+such labels, the network only ever saw those few objects and the background around them: it forgot the dim
+nuclei and cut textured ones into pieces (synthetic stand-in for real nuclei, 7 nuclei painted and no
+background, 120 s: held-out F1 0.55 against 0.90 for the start model as it was). So before fine-tuning, the
+start model predicts the training images once, and its objects that do not meet anything the person
+painted become weak labels (:data:`START_OBJECT_WEIGHT` of a painted pixel's weight in the cross-entropy):
+what was painted teaches, what was not keeps the start model's answer.
+
+This is done only where no background is painted (the BBBC007 habit). With background strokes painted, the
+strokes, the band just outside the painted objects and the flat background teach enough, and the start
+model's outlines, less tight than painted ones, cost accuracy (stand-in, 12 nuclei painted with strokes: F1
+0.896 either way, foreground IoU 0.963 without them, 0.938 with).
+
+The start model's objects are used only when it agrees with the person: when it finds at least
+:data:`AGREEMENT` of the painted objects (IoU of 0.5 or more), read as "the data fits it". An object of its
+own is left out when it comes within the painted objects' margin, touches painted background, or lies
+mostly (half of its pixels or more) on background inferred from the intensities (there the start model sees
+objects where the image is as dark as plain background: textured background taken for dim nuclei). The
+held-back validation blocks score the painted objects only.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage as ndi
+
+from napari_tiled_unet.instance_output import instances_of, is_instance_model
+from napari_tiled_unet.model import UNet
+from napari_tiled_unet.predict import predict_tiled
+from napari_tiled_unet.training.metrics import match_instances
+from napari_tiled_unet.training.sparse_instances import INFER_MARGIN, PAINTED_BACKGROUND
+
+AGREEMENT = 0.5
+"""Share of the painted objects the start model must find (IoU >= 0.5) for its other objects to be used."""
+START_OBJECT_WEIGHT = 0.5
+"""Cross-entropy weight of a pixel of the start model's objects, relative to a painted pixel."""
+MOSTLY_BACKGROUND = 0.5
+"""A start object with this share of its pixels on inferred background is left out."""
+
+StartObjects = Callable[[np.ndarray], np.ndarray]
+"""``(C, *spatial)`` normalised image -> ``(*spatial)`` object ids of the start model."""
+
+
+def start_objects_of(net: UNet, device: torch.device | str = "cpu") -> StartObjects | None:
+    """A function giving the start model's objects on a normalised image, or None for a semantic model.
+
+    A copy of ``net`` predicts on ``device`` (the model given is left as it is).
+    """
+    if not is_instance_model(net):
+        return None
+    model = copy.deepcopy(net).to(device).eval()
+
+    def objects(image: np.ndarray) -> np.ndarray:
+        return instances_of(model, predict_tiled(model, image))
+
+    return objects
+
+
+@dataclass(frozen=True)
+class StartObjectLabels:
+    """Painted-convention labels with the start model's objects added, and what was added.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        0 = not annotated, 1 = background, 2.. = objects (painted ones keep their ids, the start model's
+        follow).
+    added : numpy.ndarray or None
+        Mask of the pixels of the added objects (None when none was added).
+    painted_found : int
+        Painted objects the start model found (IoU >= 0.5).
+    painted : int
+        Painted objects.
+    objects_added : int
+        Start objects added.
+
+    """
+
+    labels: np.ndarray
+    added: np.ndarray | None
+    painted_found: int
+    painted: int
+    objects_added: int
+
+
+def painted_found(start_ids: np.ndarray, painted: np.ndarray) -> tuple[int, int]:
+    """How many of the painted objects (ids >= 2) the start model found at IoU 0.5, and how many there are."""
+    painted_ids = np.where(painted >= 2, painted, 0)
+    # only the start model's objects that overlap painted ones take part: elsewhere nothing is known
+    overlapping = np.unique(start_ids[painted_ids > 0])
+    candidates = np.where(np.isin(start_ids, overlapping[overlapping > 0]), start_ids, 0)
+    match = match_instances(candidates, painted_ids, 0.5)
+    return int(match["tp"]), int(match["n_true"])
+
+
+def with_start_objects(labels: np.ndarray, painted: np.ndarray, start_ids: np.ndarray,
+                       margin: int = INFER_MARGIN) -> StartObjectLabels:
+    """Add the start model's objects that meet nothing painted to ``labels``.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        Painted-convention labels with the inferred background added (see
+        :func:`~napari_tiled_unet.training.sparse_instances.with_inferred_background`).
+    painted : np.ndarray
+        The same labels as painted (before any background was inferred).
+    start_ids : np.ndarray
+        The start model's object ids on the image.
+    margin : int
+        Pixels around the painted objects the start model's objects must stay clear of.
+
+    Returns
+    -------
+    StartObjectLabels
+        ``labels`` unchanged (``added`` None) when the start model finds fewer than :data:`AGREEMENT` of the
+        painted objects.
+
+    """
+    found, n_painted = painted_found(start_ids, painted)
+    unchanged = StartObjectLabels(labels, None, found, n_painted, 0)
+    if n_painted == 0 or found < AGREEMENT * n_painted or not start_ids.any():
+        return unchanged
+    n_ids = int(start_ids.max()) + 1
+    near_painted = ndi.distance_transform_edt(painted < 2) <= margin
+    blocked = near_painted | (painted == PAINTED_BACKGROUND)
+    touches = np.bincount(start_ids[blocked].ravel(), minlength=n_ids) > 0
+    sizes = np.bincount(start_ids.ravel(), minlength=n_ids)
+    inferred = (labels == PAINTED_BACKGROUND) & (painted != PAINTED_BACKGROUND)
+    on_background = np.bincount(start_ids[inferred].ravel(), minlength=n_ids)
+    keep = (sizes > 0) & ~touches & (on_background < MOSTLY_BACKGROUND * np.maximum(sizes, 1))
+    keep[0] = False
+    if not keep.any():
+        return unchanged
+    added = keep[start_ids]
+    result = np.array(labels, dtype=np.int64, copy=True)
+    first = int(result.max()) + 1
+    new_ids = np.cumsum(keep) + first - 1
+    result[added] = new_ids[start_ids[added]]
+    return StartObjectLabels(result, added, found, n_painted, int(keep.sum()))
