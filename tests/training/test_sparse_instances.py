@@ -195,3 +195,16 @@ def test_objects_are_bright_compares_painted_objects_with_their_surroundings():
     painted = truth == 1
     assert objects_are_bright(image, painted)
     assert not objects_are_bright(-image, painted)
+
+
+def test_one_straight_background_stroke_is_background_not_a_painted_object():
+    # a straight stroke fills its bounding box like a blob; its elongation tells it from a nucleus
+    _, truth = nuclei()
+    labels = np.where(np.isin(truth, [1, 3]), truth + 1, 0)
+    labels[110:114, 5:115] = 1
+    assert background_mode([labels])[0] == "painted"
+    from napari_tiled_unet.training.label_shapes import value_shapes
+
+    stroke, nucleus = value_shapes(labels)[:2]
+    assert stroke.elongation > 15 and not stroke.compact
+    assert nucleus.elongation < 2 and nucleus.compact

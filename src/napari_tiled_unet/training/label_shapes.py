@@ -16,6 +16,8 @@ from scipy import ndimage as ndi
 MAX_PIXELS = 4_000_000
 MAX_VALUES = 512
 """Values beyond this many are counted but not measured one by one."""
+MAX_ELONGATION = 8.0
+"""A piece larger than this many inscribed disks is a stroke, not a painted object (nuclei reach 3-4)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class ValueShape:
     solidity : float
         Pixels over the area of the bounding box of its largest piece, rescaled so that a filled disk scores 1
         (``pi/4`` of its box); strokes and scattered scribbles score low.
+    elongation : float
+        Pixels of its largest piece over the disk (ball in 3D) of the largest radius that fits inside it: about
+        1 for a disk, the aspect ratio for an ellipse, 15 or more for a brush stroke (which a straight stroke's
+        box cannot tell from a filled blob).
 
     """
 
@@ -40,11 +46,12 @@ class ValueShape:
     pixels: int
     pieces: int
     solidity: float
+    elongation: float = 1.0
 
     @property
     def compact(self) -> bool:
         """One filled blob: a painted object (not a stroke, not several objects)."""
-        return self.pieces == 1 and self.solidity >= 0.6
+        return self.pieces == 1 and self.solidity >= 0.6 and self.elongation <= MAX_ELONGATION
 
 
 def sample_for_shapes(labels: np.ndarray) -> np.ndarray:
@@ -94,5 +101,13 @@ def value_shapes(labels: np.ndarray) -> list[ValueShape]:
         box_area = float(np.prod([e[-1] - e[0] + 1 for e in extent]))
         fill = (np.pi / 4) ** (mask.ndim - 1) if mask.ndim == 2 else np.pi / 6
         solidity = min(1.0, float(sizes.max()) / (box_area * fill)) if box_area else 0.0
-        shapes.append(ValueShape(int(value), int(mask.sum()), int(count), round(solidity, 3)))
+        shapes.append(ValueShape(int(value), int(mask.sum()), int(count), round(solidity, 3),
+                                 round(_elongation(largest, float(sizes.max())), 3)))
     return shapes
+
+
+def _elongation(piece: np.ndarray, pixels: float) -> float:
+    """Pixels of ``piece`` over the disk (ball) of its largest inscribed radius."""
+    radius = float(ndi.distance_transform_edt(np.pad(piece, 1)).max())
+    ball = np.pi * radius**2 if piece.ndim == 2 else 4.0 / 3.0 * np.pi * radius**3
+    return pixels / ball if ball else float("inf")
