@@ -208,3 +208,15 @@ def test_one_straight_background_stroke_is_background_not_a_painted_object():
     stroke, nucleus = value_shapes(labels)[:2]
     assert stroke.elongation > 15 and not stroke.compact
     assert nucleus.elongation < 2 and nucleus.compact
+
+
+def test_in_a_stack_a_one_plane_stroke_is_a_stroke_and_a_cut_nucleus_is_compact():
+    from napari_tiled_unet.training.label_shapes import value_shapes
+
+    labels = np.zeros((12, 64, 64), np.int32)
+    zz, yy, xx = np.ogrid[:12, :64, :64]
+    labels[(zz + 4) ** 2 * 4 + (yy - 20) ** 2 + (xx - 20) ** 2 <= 100] = 2  # a nucleus cut by the first plane
+    labels[6, 50:53, 4:60] = 1  # a straight stroke in one plane
+    stroke, nucleus = value_shapes(labels)[:2]
+    assert not stroke.compact and stroke.elongation > 10
+    assert nucleus.compact and nucleus.elongation < 2

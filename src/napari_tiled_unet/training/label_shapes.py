@@ -36,9 +36,9 @@ class ValueShape:
         Pixels over the area of the bounding box of its largest piece, rescaled so that a filled disk scores 1
         (``pi/4`` of its box); strokes and scattered scribbles score low.
     elongation : float
-        Pixels of its largest piece over the disk (ball in 3D) of the largest radius that fits inside it: about
-        1 for a disk, the aspect ratio for an ellipse, 15 or more for a brush stroke (which a straight stroke's
-        box cannot tell from a filled blob).
+        Pixels of its largest piece over the disk of the largest radius that fits inside it (3D: in its fullest
+        plane): about 1 for a disk, the aspect ratio for an ellipse, 15 or more for a brush stroke (which a
+        straight stroke's box cannot tell from a filled blob).
 
     """
 
@@ -107,7 +107,16 @@ def value_shapes(labels: np.ndarray) -> list[ValueShape]:
 
 
 def _elongation(piece: np.ndarray, pixels: float) -> float:
-    """Pixels of ``piece`` over the disk (ball) of its largest inscribed radius."""
+    """Pixels of ``piece`` over the disk of its largest inscribed radius; in 3D, of its fullest plane.
+
+    A 3D piece is measured in the plane (first axis) that holds most of it: a stroke painted in one plane of a
+    stack stays a stroke, while a nucleus cut by the sampled crop, or squashed by a coarse Z step, stays a disk
+    there (a ball would call its cap elongated).
+    """
+    if piece.ndim == 3:
+        counts = piece.reshape(piece.shape[0], -1).sum(axis=1)
+        plane = int(np.argmax(counts))
+        piece, pixels = piece[plane], float(counts[plane])
     radius = float(ndi.distance_transform_edt(np.pad(piece, 1)).max())
-    ball = np.pi * radius**2 if piece.ndim == 2 else 4.0 / 3.0 * np.pi * radius**3
-    return pixels / ball if ball else float("inf")
+    disk = np.pi * radius**2
+    return pixels / disk if disk else float("inf")
