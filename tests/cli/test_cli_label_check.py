@@ -178,3 +178,23 @@ def test_a_steep_background_is_flattened_says_so_also_when_read_lazily(tmp_path,
     assert lazy.max() == 16 and np.mean((lazy > 0) != (in_memory > 0)) < 1e-4  # as in memory (float sums aside)
     assert main(["info", "builtin:nuclei"]) == 0
     assert "background: flattened first where it varies by more than 30%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("labels", "task"), [("painted", "instances"), ("scribbles", "semantic")])
+def test_without_task_flags_clearly_sparse_labels_train_as_they_suggest(scene, tmp_path, capsys, labels, task):
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene[labels], "--out", out, *FAST,
+                    "--init", "none")
+    assert code == 0, err
+    assert f"training task {task}, sparse as the labels suggest" in err
+    meta = load_model(out).metadata
+    assert meta["task"] == task and meta["sparse"] is True
+
+
+def test_an_explicit_task_is_never_replaced_by_the_suggestion(scene, tmp_path, capsys):
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", scene["image"], "--labels", scene["painted"], "--out", out, *FAST,
+                    "--task", "instances", "--no-sparse", "--ignore-label-check", "--init", "none")
+    assert code == 0, err
+    assert "as the labels suggest" not in err
+    assert load_model(out).metadata["sparse"] is False
