@@ -268,10 +268,7 @@ def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: Trai
 def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_objects: StartObjects,
                         ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray | None], str]:
     """The start model's objects added where nothing is painted, if it finds enough of the painted objects."""
-    results = []
-    for image, lab in pairs:
-        painted = np.where(lab == PAINTED_BACKGROUND, 0, lab)
-        results.append(with_start_objects(lab, painted, start_objects(image)))
+    results = [with_start_objects(lab, start_objects(image)) for image, lab in pairs]
     found, painted = sum(r.painted_found for r in results), sum(r.painted for r in results)
     n_added = sum(r.objects_added for r in results)
     if n_added == 0:

@@ -201,7 +201,7 @@ def flat_background(image: np.ndarray, objects: np.ndarray, margin: int = INFER_
     intensity = ndi.gaussian_filter(np.asarray(image, dtype=np.float32).mean(axis=0), 1.0)
     radius = object_radius(objects)
     background_level = float(np.median(intensity[candidates]))
-    bright = objects_are_bright(intensity, objects, margin=margin)
+    bright = float(np.median(intensity[objects])) >= background_level
     level = float(np.median(_top_hat(intensity, 2 * radius + 1, bright)[objects]))
     if level <= 0:
         return np.zeros(objects.shape, dtype=bool)

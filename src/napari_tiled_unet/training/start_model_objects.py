@@ -16,8 +16,8 @@ model's outlines, less tight than painted ones, cost accuracy (stand-in, 12 nucl
 
 The start model's objects are used only when it agrees with the person: when it finds at least
 :data:`AGREEMENT` of the painted objects (IoU of 0.5 or more), read as "the data fits it". An object of its
-own is left out when it comes within the painted objects' margin, touches painted background, or lies
-mostly (half of its pixels or more) on background inferred from the intensities (there the start model sees
+own is left out when it comes within the painted objects' margin or lies mostly (half of its pixels or more)
+on background inferred from the intensities (there the start model sees
 objects where the image is as dark as plain background: textured background taken for dim nuclei). The
 held-back validation blocks score the painted objects only.
 """
@@ -101,17 +101,15 @@ def painted_found(start_ids: np.ndarray, painted: np.ndarray) -> tuple[int, int]
     return int(match["tp"]), int(match["n_true"])
 
 
-def with_start_objects(labels: np.ndarray, painted: np.ndarray, start_ids: np.ndarray,
-                       margin: int = INFER_MARGIN) -> StartObjectLabels:
+def with_start_objects(labels: np.ndarray, start_ids: np.ndarray, margin: int = INFER_MARGIN) -> StartObjectLabels:
     """Add the start model's objects that meet nothing painted to ``labels``.
 
     Parameters
     ----------
     labels : np.ndarray
         Painted-convention labels with the inferred background added (see
-        :func:`~napari_tiled_unet.training.sparse_instances.with_inferred_background`).
-    painted : np.ndarray
-        The same labels as painted (before any background was inferred).
+        :func:`~napari_tiled_unet.training.sparse_instances.with_inferred_background`): 1 = background,
+        2.. = painted objects.
     start_ids : np.ndarray
         The start model's object ids on the image.
     margin : int
@@ -124,17 +122,15 @@ def with_start_objects(labels: np.ndarray, painted: np.ndarray, start_ids: np.nd
         painted objects.
 
     """
-    found, n_painted = painted_found(start_ids, painted)
+    found, n_painted = painted_found(start_ids, labels)
     unchanged = StartObjectLabels(labels, None, found, n_painted, 0)
     if n_painted == 0 or found < AGREEMENT * n_painted or not start_ids.any():
         return unchanged
     n_ids = int(start_ids.max()) + 1
-    near_painted = ndi.distance_transform_edt(painted < 2) <= margin
-    blocked = near_painted | (painted == PAINTED_BACKGROUND)
-    touches = np.bincount(start_ids[blocked].ravel(), minlength=n_ids) > 0
+    near_painted = ndi.distance_transform_edt(labels < 2) <= margin
+    touches = np.bincount(start_ids[near_painted].ravel(), minlength=n_ids) > 0
     sizes = np.bincount(start_ids.ravel(), minlength=n_ids)
-    inferred = (labels == PAINTED_BACKGROUND) & (painted != PAINTED_BACKGROUND)
-    on_background = np.bincount(start_ids[inferred].ravel(), minlength=n_ids)
+    on_background = np.bincount(start_ids[labels == PAINTED_BACKGROUND].ravel(), minlength=n_ids)
     keep = (sizes > 0) & ~touches & (on_background < MOSTLY_BACKGROUND * np.maximum(sizes, 1))
     keep[0] = False
     if not keep.any():
