@@ -134,3 +134,70 @@ def test_instance_settings_round_trip_and_validation():
         InstanceSettings(seed_threshold=1.5)
     with pytest.raises(ValueError, match="unknown post-processing keys"):
         InstanceSettings.from_dict({"seed": 0.5})
+
+
+def _two_peaks(shape: tuple[int, ...], centres: list[tuple[int, ...]], radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """One merged foreground of overlapping balls and a centre distance with one cone per ball (1 at its centre)."""
+    grids = np.indices(shape, dtype=np.float32)
+    cones = [np.clip(1.0 - np.sqrt(sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True))) / radius, 0, 1)
+             for centre in centres]
+    distance = np.max(cones, axis=0).astype(np.float32)
+    probs = np.zeros((3, *shape), np.float32)
+    probs[0] = distance == 0
+    probs[1] = distance > 0
+    return probs, distance
+
+
+@pytest.mark.parametrize("three_d", [False, True])
+def test_a_seed_holding_two_centres_is_cut_in_two(three_d):
+    from napari_tiled_unet.postprocess import InstanceSettings, instances_from_distance
+
+    shape, centres = ((24, 40, 60), [(12, 20, 20), (12, 20, 36)]) if three_d else ((40, 60), [(20, 20), (20, 36)])
+    probs, distance = _two_peaks(shape, centres, radius=11.0)
+    # the neck between the centres is at 0.27: a seed threshold of 0.2 joins both centres into one seed
+    merged = instances_from_distance(probs, distance, InstanceSettings(seed_threshold=0.2, split_depth=0.0))
+    assert merged.max() == 1
+    split = instances_from_distance(probs, distance, InstanceSettings(seed_threshold=0.2, split_depth=0.25))
+    assert split.max() == 2
+    assert split[centres[0]] != split[centres[1]] and split[centres[0]] > 0 and split[centres[1]] > 0
+    assert np.array_equal(split > 0, merged > 0), "cutting seeds changes no object's extent, only who owns it"
+
+
+def test_a_bump_shallower_than_the_split_depth_is_not_cut():
+    from napari_tiled_unet.postprocess import split_seeds
+
+    # one seed over two cones (saddle 0.25); scaled by 0.4 beyond the saddle the second peak rises only to 0.4
+    _, distance = _two_peaks((40, 70), [(20, 20), (20, 44)], radius=16.0)
+    seeds = (distance > 0.1).astype(np.int32)
+    low_bump = np.where(np.indices(distance.shape)[1] > 32, distance * 0.4, distance).astype(np.float32)
+    assert np.array_equal(split_seeds(seeds, low_bump, 0.25), seeds)
+    assert len(np.unique(split_seeds(seeds, distance, 0.25))) == 3, "background and two seeds"
+    assert split_seeds(seeds, distance, 0.0) is seeds
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(20, 70), st.integers(20, 70), st.floats(0.05, 0.6))
+def test_split_seeds_only_divides_seeds(seed, height, width, depth):
+    from scipy import ndimage as ndi
+
+    from napari_tiled_unet.postprocess import split_seeds
+
+    rng = np.random.default_rng(seed)
+    distance = ndi.gaussian_filter(rng.random((height, width)), 3).astype(np.float32)
+    distance = (distance - distance.min()) / max(float(np.ptp(distance)), 1e-6)
+    seeds, _ = ndi.label(distance > 0.4)
+    out = split_seeds(seeds, distance, depth)
+    assert np.array_equal(out > 0, seeds > 0), "no seed pixel is added or lost"
+    for new_id in np.unique(out[out > 0]):
+        assert len(np.unique(seeds[out == new_id])) == 1, "every new seed lies inside one old seed"
+
+
+def test_split_depth_is_a_setting_and_older_files_get_the_default():
+    from napari_tiled_unet.postprocess import DEFAULT_SPLIT_DEPTH, InstanceSettings
+
+    assert InstanceSettings.from_dict({"seed_threshold": 0.4, "foreground_threshold": 0.7,
+                                       "min_size": 20}).split_depth == DEFAULT_SPLIT_DEPTH
+    settings = InstanceSettings(split_depth=0.1)
+    assert InstanceSettings.from_dict(settings.to_dict()) == settings
+    with pytest.raises(ValueError, match="split_depth"):
+        InstanceSettings(split_depth=1.5)

@@ -3,10 +3,12 @@
 For the instance task the network predicts softmax probabilities of (background, interior, boundary) and,
 since version 0.2, a centre distance (1 at every object's centre, falling to 0 at its border, touching objects
 meeting in a valley). Seeds are the connected regions where the centre distance is above ``seed_threshold``
-(models without the distance channel: where p(interior) is), the foreground is where p(background) is below
-``1 - foreground_threshold``, and a watershed grows every seed over the foreground, so that touching objects
-stay apart. The thresholds and the minimum object size are chosen on the validation region after training
-(:mod:`napari_tiled_unet.training.threshold_tuning`) and stored in the model (:class:`InstanceSettings`).
+(models without the distance channel: where p(interior) is), a seed holding two centres (two peaks of the
+centre distance with a valley of ``split_depth`` between them) is cut in two, the foreground is where
+p(background) is below ``1 - foreground_threshold``, and a watershed grows every seed over the foreground, so
+that touching objects stay apart. The thresholds and the minimum object size are chosen on the validation
+region after training (:mod:`napari_tiled_unet.training.threshold_tuning`) and stored in the model
+(:class:`InstanceSettings`); the split depth is a measured default (:func:`split_seeds`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
 from napari_tiled_unet.checks import check_fraction as _check_fraction
@@ -36,6 +39,13 @@ def _check_probabilities(probs: np.ndarray, n_classes: int | None) -> np.ndarray
     return probs
 
 
+DEFAULT_SPLIT_DEPTH = 0.25
+"""How far (in centre distance) two centres must rise above the saddle between them for their seed to be cut."""
+SPLIT_SMOOTHING = 1.0
+"""Gaussian sigma (px) of the centre distance whose peaks are the centres, so that noise makes no peaks."""
+SETTING_NAMES = ("seed_threshold", "foreground_threshold", "min_size", "split_depth")
+
+
 @dataclass(frozen=True)
 class InstanceSettings:
     """The post-processing that turns an instance model's outputs into objects.
@@ -48,17 +58,23 @@ class InstanceSettings:
         Objects grow over pixels where ``1 - p(background)`` is above this.
     min_size : int
         Objects with fewer pixels (voxels in 3D) are removed.
+    split_depth : float
+        Models with a centre distance: a seed holding two centres (peaks of the smoothed centre distance that
+        rise at least this much above the saddle between them) is cut into one seed per centre (see
+        :func:`split_seeds`); 0 cuts nothing.
 
     """
 
     seed_threshold: float = 0.5
     foreground_threshold: float = 0.5
     min_size: int = 16
+    split_depth: float = DEFAULT_SPLIT_DEPTH
 
     def __post_init__(self) -> None:
         _check_fraction("seed_threshold", self.seed_threshold)
         _check_fraction("foreground_threshold", self.foreground_threshold)
         check_int("min_size", self.min_size, 0, 2**31 - 1)
+        _check_fraction("split_depth", self.split_depth)
 
     @classmethod
     def defaults(cls, dims: int) -> InstanceSettings:
@@ -68,17 +84,20 @@ class InstanceSettings:
     def to_dict(self) -> dict[str, float | int]:
         """JSON-serialisable dictionary."""
         return {"seed_threshold": float(self.seed_threshold), "foreground_threshold": float(self.foreground_threshold),
-                "min_size": int(self.min_size)}
+                "min_size": int(self.min_size), "split_depth": float(self.split_depth)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InstanceSettings:
-        """Build from :meth:`to_dict`'s output, rejecting unknown keys."""
+        """Build from :meth:`to_dict`'s output, rejecting unknown keys.
+
+        Files written before ``split_depth`` existed get :data:`DEFAULT_SPLIT_DEPTH` (measured to help the
+        models tuned without it as well, see :func:`split_seeds`).
+        """
         if not isinstance(data, Mapping):
             raise ValueError(f"post-processing settings {data!r} are invalid: use a dict")
-        unknown = sorted(set(data) - {"seed_threshold", "foreground_threshold", "min_size"})
+        unknown = sorted(set(data) - set(SETTING_NAMES))
         if unknown:
-            raise ValueError(f"unknown post-processing keys {unknown}: use seed_threshold, foreground_threshold, "
-                             "min_size")
+            raise ValueError(f"unknown post-processing keys {unknown}: use {', '.join(SETTING_NAMES)}")
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> InstanceSettings:
@@ -115,10 +134,66 @@ def instances_from_distance(probs: np.ndarray, distance: np.ndarray,
     seeds, _ = ndi.label((distance > settings.seed_threshold) & foreground, structure=structure)
     if not seeds.any():
         return np.zeros(foreground.shape, dtype=np.uint32)
+    seeds = split_seeds(seeds, distance, settings.split_depth)
     labels = watershed(-distance, markers=seeds, mask=foreground, connectivity=1)
     labels = _remove_small(labels, int(settings.min_size))
     relabelled, _, _ = relabel_sequential(labels)
     return relabelled.astype(np.uint32, copy=False)
+
+
+def split_seeds(seeds: np.ndarray, distance: np.ndarray, depth: float) -> np.ndarray:
+    """Cut every seed that holds two or more centres into one seed per centre.
+
+    Touching nuclei often share one seed: the centre distance stays above the seed threshold across the neck
+    between them. The centres are the h-maxima of the centre distance smoothed by a Gaussian of
+    :data:`SPLIT_SMOOTHING` px (peaks rising at least ``depth`` above the saddle towards any higher peak); a
+    seed with two or more of them is divided among them by a watershed of the smoothed distance.
+
+    Measured with ``depth=0.25`` against no cutting (``benchmarks/bench_real.py``, ``bench_3d.py``):
+    builtin:nuclei zero-shot stand-in F1@0.5 0.904 -> 0.924, BBBC007 recall 0.905 either way; fine-tuned on 4
+    BBBC007 images, recall of the 15 painted nuclei of the other two 0.867 -> 1.000; stand-in fine-tuned from
+    dense masks 0.909 / 0.919 / 0.878 -> 0.909 / 0.932 / 0.908 (three seeds), a new network 0.676 -> 0.872;
+    builtin:nuclei3d zero-shot 0.653 -> 0.856 (Z step 2x) and 0.773 -> 0.962 (3x); blobs, the sample and U2OS
+    unchanged. Smaller depths cut single nuclei with two bumps (sample: 0.987 -> 0.947 at 0.2); above 0.3
+    nothing is cut any more.
+
+    Parameters
+    ----------
+    seeds : np.ndarray
+        Seed ids (0 = none), 2D or 3D.
+    distance : np.ndarray
+        Centre distance in [0, 1], same shape.
+    depth : float
+        Least rise of a centre above the saddle to its neighbour; 0 returns ``seeds`` unchanged.
+
+    Returns
+    -------
+    np.ndarray
+        Seed ids, the cut seeds numbered after the others.
+
+    """
+    if depth <= 0 or not seeds.any():
+        return seeds
+    smooth = ndi.gaussian_filter(np.asarray(distance, dtype=np.float32), SPLIT_SMOOTHING)
+    result = np.array(seeds, copy=True)
+    next_id = int(seeds.max()) + 1
+    every_neighbour = np.ones((3,) * seeds.ndim, dtype=bool)
+    for index, box in enumerate(ndi.find_objects(seeds), start=1):
+        if box is None:
+            continue
+        inside = seeds[box] == index
+        if inside.sum() < 2:
+            continue
+        # zero outside the seed: the seed's own peaks only, each highest one a centre
+        values = np.where(inside, smooth[box], 0.0).astype(np.float32)
+        centres, n_centres = ndi.label(h_maxima(values, depth).astype(bool) & inside, structure=every_neighbour)
+        if n_centres < 2:
+            continue
+        parts = watershed(-values, markers=centres, mask=inside, connectivity=1)
+        crop = result[box]
+        crop[inside] = parts[inside] + (next_id - 1)
+        next_id += n_centres
+    return result
 
 
 def _check_count(name: str, value: int) -> None:

@@ -104,6 +104,8 @@ def test_objects_settings_start_at_the_models_values_and_preview_quickly(widget,
     widget.objects.preview_button.native.click()
     qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT)
     assert notes.errors == [] and layer.data.max() == 0 and viewer.layers["nuclei 2D [instances]"] is layer
+    widget.objects.split_depth.value = 0.0
+    assert widget.objects.settings().split_depth == 0.0 and tuned.split_depth > 0
     widget.objects.reset_button.native.click()
     assert widget.objects.settings() == tuned
     clean_registry.add(tiny_model, name="scribbles")  # a semantic model: no such settings

@@ -7,6 +7,7 @@ import torch
 
 from napari_tiled_unet import UNetConfig, load_model, save_model
 from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.postprocess import DEFAULT_SPLIT_DEPTH
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
 from napari_tiled_unet.training.loop import TrainingFailed, learning_rate_factor, train
@@ -71,7 +72,7 @@ def test_instances_task_predicts_separate_objects():
     net = train(image, labels, tiny_config(task="instances"))
     assert net.config.n_classes == 4 and net.metadata["class_names"] == ["background", "interior", "boundary"]
     assert net.metadata["regression"] == ["centre distance"]
-    assert set(net.metadata["postprocess"]) == {"seed_threshold", "foreground_threshold", "min_size"}
+    assert set(net.metadata["postprocess"]) == {"seed_threshold", "foreground_threshold", "min_size", "split_depth"}
     instances, _ = predict_image(net, image, output="instances")
     assert instances.dtype.kind == "u"
     classes_only = train(image, labels, tiny_config(task="instances", instance_head="classes"))
@@ -162,7 +163,7 @@ def test_fine_tuning_with_few_validation_objects_keeps_the_start_models_settings
     assert 0 < summary["validation_objects"] < 20, "blobs' validation block holds a handful of objects"
     assert summary["selection"] == "final" and "too few" in summary["selection_reason"]
     assert summary["best_epoch"] == 2
-    assert second.metadata["postprocess"] == start
+    assert second.metadata["postprocess"] == {**start, "split_depth": DEFAULT_SPLIT_DEPTH}
     new = train(image, labels, tiny_config(task="instances", epochs=2))
     assert new.metadata["postprocess"] != start, "a new network tunes its own settings"
     with pytest.raises(ValueError, match="task"):

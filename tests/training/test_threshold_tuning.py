@@ -5,7 +5,7 @@ from napari_tiled_unet.training.targets import centre_distance
 from napari_tiled_unet.training.threshold_tuning import InstanceBlock, scored_objects, tune_instance_settings
 
 
-def _block(noise_seed=0):
+def _block(noise_seed=0, floor=0.35):
     """Two touching disks whose predicted centre distance has a shallow valley: only a high seed splits them."""
     truth = np.zeros((40, 70), np.int32)
     yy, xx = np.ogrid[:40, :70]
@@ -14,7 +14,7 @@ def _block(noise_seed=0):
     probs = np.zeros((3, 40, 70), np.float32)
     probs[0] = truth == 0
     probs[1] = truth > 0
-    distance = 0.35 + 0.65 * centre_distance(truth)  # blurred: the valley between them is at 0.35..0.45
+    distance = floor + (1 - floor) * centre_distance(truth)  # blurred: the valley between them is at the floor
     distance[truth == 0] = 0
     return InstanceBlock(probs, distance, truth)
 
@@ -23,10 +23,16 @@ def test_tuning_finds_the_seed_threshold_that_splits_touching_objects():
     from napari_tiled_unet.training.threshold_tuning import instances_for
 
     block = _block()
-    assert instances_for(block, InstanceSettings(seed_threshold=0.3)).max() == 1, "a low seed merges them"
+    merged = InstanceSettings(seed_threshold=0.3, split_depth=0.0)
+    assert instances_for(block, merged).max() == 1, "a low seed merges them"
+    assert instances_for(block, merged.replace(split_depth=0.25)).max() == 2, "their two centres cut the seed"
     settings, f1 = tune_instance_settings([block])
-    assert f1 == 1.0 and settings.seed_threshold >= 0.45
-    assert instances_for(block, settings).max() == 2
+    assert f1 == 1.0 and instances_for(block, settings).max() == 2
+    # a valley too shallow for the split (0.78 under peaks of 1): only a seed threshold above it separates them
+    shallow = _block(floor=0.78)
+    assert instances_for(shallow, InstanceSettings(seed_threshold=0.3)).max() == 1
+    settings, f1 = tune_instance_settings([shallow], fine=True)
+    assert f1 == 1.0 and settings.seed_threshold >= 0.8
 
 
 def test_sparse_scoring_ignores_objects_on_unannotated_pixels():

@@ -75,6 +75,7 @@ PREDICT_TERMS: tuple[tuple[str, str], ...] = (
     (r"\bseed_threshold\b", "seed threshold"),
     (r"\bforeground_threshold\b", "foreground threshold"),
     (r"\bmin_size\b", "minimum size"),
+    (r"\bsplit_depth\b", "split depth"),
     (r"or None for automatic", "or tick 'automatic tile size'"),
     (r"output=", "output: "),
     (r"pick an image with that many channels \(or split/merge channels first\)",

@@ -1,7 +1,7 @@
 """The Predict widget's "Objects" section: how an instance model's outputs become objects, with a quick preview.
 
-The seed threshold, the foreground threshold and the minimum size start at the values tuned after training
-and stored in the model (:func:`napari_tiled_unet.instance_output.instance_settings_of`); "Preview on this
+The seed threshold, the foreground threshold, the minimum size and the split depth start at the values stored
+in the model (tuned after training) (:func:`napari_tiled_unet.instance_output.instance_settings_of`); "Preview on this
 plane" predicts only the plane in view with the values set here, so that they can be tried quickly.
 """
 
@@ -19,7 +19,7 @@ from .qt_parts import wrap_text
 
 
 class ObjectSettings(Container):
-    """Seed threshold, foreground threshold and minimum object size of an instance model."""
+    """Seed threshold, foreground threshold, minimum object size and split depth of an instance model."""
 
     def __init__(self) -> None:
         super().__init__(labels=True)
@@ -34,15 +34,21 @@ class ObjectSettings(Container):
                                                  "this: higher makes objects smaller")
         self.min_size = SpinBox(label="minimum size (px)", value=defaults.min_size, min=0, max=10**8,
                                 tooltip="smaller objects are removed (pixels in 2D, voxels in 3D)")
+        self.split_depth = FloatSpinBox(label="split depth", value=defaults.split_depth, min=0.0, max=1.0,
+                                        step=0.05, tooltip="an object with two centres is cut in two where the "
+                                        "centre score dips this much between them: lower splits touching nuclei "
+                                        "more, 0 never cuts")
         self.reset_button = PushButton(text="Model's values",
-                                       tooltip="the values tuned on the held-out annotations after training")
+                                       tooltip="the values stored in the model (tuned on the held-out annotations "
+                                       "after training)")
         self.preview_button = PushButton(text="Preview on this plane",
                                          tooltip="predict only the plane shown (the whole image if it is 2D) with "
                                          "these values, into the instances layer")
         self.info = Label(value="", tooltip="where the values come from")
         buttons = Container(widgets=[self.reset_button, self.preview_button], layout="horizontal", labels=False)
         buttons.margins = (0, 0, 0, 0)
-        self.extend([self.seed_threshold, self.foreground_threshold, self.min_size, buttons, self.info])
+        self.extend([self.seed_threshold, self.foreground_threshold, self.min_size, self.split_depth, buttons,
+                     self.info])
         wrap_text(self.info)
         self._net: UNet | None = None
         self.reset_button.changed.connect(self.reset)
@@ -50,8 +56,8 @@ class ObjectSettings(Container):
     def show_model(self, net: UNet | None) -> bool:
         """Take the values of ``net``; False (and disabled) when it is not an instance model."""
         self._net = net if net is not None and is_instance_model(net) else None
-        for widget in (self.seed_threshold, self.foreground_threshold, self.min_size, self.reset_button,
-                       self.preview_button):
+        for widget in (self.seed_threshold, self.foreground_threshold, self.min_size, self.split_depth,
+                       self.reset_button, self.preview_button):
             widget.enabled = self._net is not None
         if self._net is None:
             self.info.value = "only instance models have these settings"
@@ -67,9 +73,10 @@ class ObjectSettings(Container):
         self.seed_threshold.value = settings.seed_threshold
         self.foreground_threshold.value = settings.foreground_threshold
         self.min_size.value = settings.min_size
+        self.split_depth.value = settings.split_depth
         tuned = bool(self._net.metadata.get("postprocess"))
-        self.info.value = ("tuned on the held-out annotations after training" if tuned
-                           else "defaults (this model stores no tuned values)")
+        self.info.value = ("thresholds and size tuned on the held-out annotations after training; split depth: "
+                           "the model's" if tuned else "defaults (this model stores no tuned values)")
 
     def settings(self) -> InstanceSettings | None:
         """The values set here, or None for a model that is not an instance model."""
@@ -77,4 +84,4 @@ class ObjectSettings(Container):
             return None
         return InstanceSettings(seed_threshold=float(self.seed_threshold.value),
                                 foreground_threshold=float(self.foreground_threshold.value),
-                                min_size=int(self.min_size.value))
+                                min_size=int(self.min_size.value), split_depth=float(self.split_depth.value))

@@ -11,6 +11,7 @@ from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.model_meta import classes_in_words
 from napari_tiled_unet.object_scale import largest_radius_of
 from napari_tiled_unet.per_axis import axis_names
+from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.tiling import min_useful_tile, step_for_tile, tile_context
 from napari_tiled_unet.uneven_background import background_limit_of
 
@@ -106,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
     if meta.get("task") != "instances" and meta.get("label_values"):
         print(f"label values per class: {meta['label_values']}")
     if meta.get("postprocess"):
-        print("objects: " + ", ".join(f"{k}={v}" for k, v in meta["postprocess"].items())
-              + " (tuned after training; override with --seed-threshold/--foreground-threshold/--min-size)")
+        settings = InstanceSettings.from_dict(meta["postprocess"]).to_dict()
+        print("objects: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+              + " (thresholds and size tuned after training; override with --seed-threshold/--foreground-threshold/"
+              "--min-size/--split-depth)")
     if (meta.get("prediction") or {}).get("tta") is True:
         print("test-time augmentation: recommended by the model, on by default for a single 2D image (--no-tta "
               "turns it off)")

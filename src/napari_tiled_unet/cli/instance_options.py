@@ -8,6 +8,7 @@ from typing import Any
 from napari_tiled_unet.checks import check_float
 from napari_tiled_unet.instance_output import instance_settings_of, is_instance_model
 from napari_tiled_unet.model import UNet
+from napari_tiled_unet.postprocess import SETTING_NAMES
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO
 
 
@@ -21,6 +22,10 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                        help="objects grow where 1 - p(background) is above P (default: the tuned value)")
     group.add_argument("--min-size", type=int, default=None, metavar="N",
                        help="remove objects smaller than N pixels (voxels in 3D) (default: the tuned value)")
+    group.add_argument("--split-depth", type=float, default=None, metavar="D",
+                       help="cut a seed in two where it holds two centres whose centre distance rises D above the "
+                       "valley between them: touching nuclei sharing one seed (default: the model's value, "
+                       "0.25 where it names none; 0: no cuts; lower cuts more)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="test-time augmentation: average the 8 flips/rotations of the image plane, each "
                         "predicted exactly (8x the time; the cost is printed) (default: on for a single 2D image "
@@ -50,7 +55,7 @@ def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
 
     ``--tta`` is resolved per image by the caller (it depends on the image's planes and on lazy reading).
     """
-    changes = {name: getattr(args, name) for name in ("seed_threshold", "foreground_threshold", "min_size")
+    changes = {name: getattr(args, name) for name in SETTING_NAMES
                if getattr(args, name) is not None}
     if changes and not is_instance_model(net):
         flags = ", ".join("--" + name.replace("_", "-") for name in changes)
