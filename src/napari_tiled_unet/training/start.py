@@ -4,10 +4,10 @@ Instance training of a one-channel 2D image with the default architecture starts
 (measured on a stand-in for real nuclei, 12 nuclei painted, 120 s: held-out F1 0.91-0.92 fine-tuned against
 0.12-0.50 from a new network; 7 painted, no background: 0.66-0.87 against 0.26-0.29; BBBC007 nuclei, 4 images:
 recall of the painted nuclei of the other 2 0.87 against 0.13; with the seed split of
-:func:`~napari_tiled_unet.postprocess.split_seeds` fine-tuned 0.92, 0.69-0.87 and 1.00), and 3D instance training of a one-channel
-stack from ``builtin:nuclei3d`` (synthetic stack with a 2x Z step, 120 s: 3D F1 0.93 against 0.30-0.39). The
-command line and the Train widget propose them; ``--init none`` (widget: *start from: a new model*) trains
-from scratch.
+:func:`~napari_tiled_unet.postprocess.split_seeds` fine-tuned 0.92, 0.69-0.87 and 1.00), and 3D instance
+training of a one-channel stack from ``builtin:nuclei3d`` (synthetic stack with a 2x Z step, 120 s: 3D F1
+0.93 against 0.30-0.39). The command line and the Train widget propose them; ``--init none`` (widget: *start
+from: a new model*) trains from scratch.
 """
 
 from __future__ import annotations
