@@ -12,7 +12,9 @@ second plane removed (4x, nuclei about 5 planes tall), the script trains on one 
   default cube's);
 - ``2d``: a 2D model (``TrainingConfig.defaults(2)``) trained on the planes of the training stack, predicted
   plane by plane and linked across planes at several stitch thresholds (share of the smaller object; 0 = not
-  linked), cut at area valleys (``0.5-uncut``: linked at 0.5, not cut);
+  linked), cut at area valleys (``0.5-uncut``: linked at 0.5, not cut at valleys); the planes are post-processed
+  with the settings the model stores for linked Z planes (tuned without seed cuts), ``0.5-seeds-cut`` with its
+  single-image settings (seeds cut) instead;
 - ``builtin``: ``auto`` fine-tuned from the shipped ``builtin:nuclei3d`` (trained on another generator's
   stacks, :mod:`napari_tiled_unet.synthetic`) for the same time, as ``train`` does by default for 3D nuclei;
   ``builtin-zeroshot``: that model as it is, no training; ``2d-builtin``: ``2d`` fine-tuned from
@@ -46,6 +48,7 @@ from napari_tiled_unet import UNet, predict_tiled
 from napari_tiled_unet.anisotropy import planned_config
 from napari_tiled_unet.builtin_models import builtin_model_names, resolve_model
 from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.instance_output import instance_settings_of
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.stitching import link_planes
 from napari_tiled_unet.tile_engine import plan_tiles
@@ -134,10 +137,20 @@ def run_2d(train_pair, test_pair, voxel, args: argparse.Namespace, init: str | N
     net = train(train_pair[0], train_pair[1], config, init_model=None if init is None else resolve_model(init))
     result = training_summary(net, time.perf_counter() - start)
     start = time.perf_counter()
-    planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", stitch_threshold=0.0)
+    product, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances")  # as predict does it (0.5)
     result["predict_seconds"] = round(time.perf_counter() - start, 1)
-    result["by_stitch_threshold"] = {str(t): scores(link_planes(planes, t), test_pair[1]) for t in STITCH_THRESHOLDS}
+    # the planes with the settings predict uses for linked Z planes (tuned without seed cuts where the model
+    # stores them), and with the single-image settings (seeds cut), linked here at several thresholds
+    linked_settings = instance_settings_of(net, linked_planes=True)
+    planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", instance_settings=linked_settings,
+                              stitch_threshold=0.0)
+    cut_planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", stitch_threshold=0.0)
+    result["by_stitch_threshold"] = {str(t): scores(link_planes(planes if t else cut_planes, t), test_pair[1])
+                                     for t in STITCH_THRESHOLDS}
+    result["by_stitch_threshold"]["0.5"] = scores(product, test_pair[1])
     result["by_stitch_threshold"]["0.5-uncut"] = scores(link_planes(planes, 0.5, valley_ratio=0.0), test_pair[1])
+    result["by_stitch_threshold"]["0.5-seeds-cut"] = scores(link_planes(cut_planes, 0.5), test_pair[1])
+    result["linked_planes_settings"] = linked_settings.to_dict()
     return result
 
 

@@ -451,3 +451,35 @@ def test_test_time_augmentation_follows_the_model_s_recommendation_for_one_2d_im
     default, _ = predict_image(net, image, "YX", output="probabilities")
     np.testing.assert_array_equal(default, predict_image(net, image, "YX", output="probabilities", tta=True)[0])
     assert not np.array_equal(default, predict_image(net, image, "YX", output="probabilities", tta=False)[0])
+
+
+def test_linked_z_planes_use_the_settings_the_model_stores_for_them(monkeypatch):
+    """Seeds cut in one plane and not the next leave fragments: linked Z planes use settings tuned without cuts."""
+    import napari_tiled_unet.inference as inference
+    from napari_tiled_unet.instance_output import LINKED_PLANES_KEY, instances_of
+    from napari_tiled_unet.postprocess import InstanceSettings
+
+    net = make_net(depth=2, wf=1, n_classes=3)
+    single, linked = InstanceSettings(seed_threshold=0.2), InstanceSettings(seed_threshold=0.45, split_depth=0.0)
+    net.metadata = {"task": "instances", "postprocess": single.to_dict(), LINKED_PLANES_KEY: linked.to_dict()}
+    seen = []
+
+    def recording(net, logits, settings=None):
+        seen.append(settings)
+        return instances_of(net, logits, settings)
+
+    monkeypatch.setattr(inference, "instances_of", recording)
+    stack = _image((2, 40, 44))
+
+    def used(**kwargs):
+        seen.clear()
+        predict_image(net, stack, output="instances", **kwargs)
+        return set(seen)
+
+    assert used(axes="ZYX") == {linked}
+    assert used(axes="ZYX", stitch_threshold=0) == {None}, "planes on their own: the model's single-image settings"
+    assert used(axes="TYX") == {None}, "time points are single images"
+    given = InstanceSettings(seed_threshold=0.3)
+    assert used(axes="ZYX", instance_settings=given) == {given}, "settings given win"
+    del net.metadata[LINKED_PLANES_KEY]
+    assert used(axes="ZYX") == {single}, "a model without them: its settings for single images"

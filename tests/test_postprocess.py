@@ -201,3 +201,21 @@ def test_split_depth_is_a_setting_and_older_files_get_the_default():
     assert InstanceSettings.from_dict(settings.to_dict()) == settings
     with pytest.raises(ValueError, match="split_depth"):
         InstanceSettings(split_depth=1.5)
+
+
+def test_the_stages_give_the_same_objects_as_the_whole():
+    from napari_tiled_unet.postprocess import (
+        InstanceSettings,
+        grown_objects,
+        instances_from_distance,
+        sized_objects,
+        smoothed_distance,
+    )
+
+    probs, distance = _two_peaks((40, 60), [(20, 20), (20, 36)], radius=11.0)
+    probs[1, 5:8, 50:53], distance[5:8, 50:53], probs[0, 5:8, 50:53] = 1, 0.9, 0  # a speck under the minimum size
+    settings = InstanceSettings(seed_threshold=0.2, min_size=30)
+    grown = grown_objects(probs, distance, 0.2, 0.5, 0.25, smoothed_distance(distance))
+    assert len(np.unique(grown)) == 4, "background, the two cut discs and the speck"
+    assert np.array_equal(sized_objects(grown, 30), instances_from_distance(probs, distance, settings))
+    assert instances_from_distance(probs, distance, settings).max() == 2

@@ -20,7 +20,7 @@ from napari_tiled_unet.array_views import is_dask
 from napari_tiled_unet.axes import CHANNEL_LETTERS, channels_first, check_axes, default_axes, spatial_letters, to_planes
 from napari_tiled_unet.cancel import CancelLike, ProgressCallback
 from napari_tiled_unet.class_outputs import label_dtype, softmax
-from napari_tiled_unet.instance_output import instances_of
+from napari_tiled_unet.instance_output import instance_settings_of, instances_of, is_instance_model, links_z_planes
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.normalization import ImageNormalizer, PercentileNormalization
 from napari_tiled_unet.object_scale import (
@@ -168,8 +168,10 @@ def predict_image(
         Linked objects of a Z stack are cut where their area falls below this share of the peaks on either
         side (nuclei stacked in Z); 0 cuts nothing. Time points are never cut.
     instance_settings : InstanceSettings, optional
-        Post-processing of an instance model (seed and foreground thresholds, minimum size) instead of the
-        settings tuned after training and stored in the model.
+        Post-processing of an instance model (seed and foreground thresholds, minimum size, split depth)
+        instead of the settings tuned after training and stored in the model (for a 2D model's Z planes that
+        are linked, the settings it stores for them, tuned without seed cuts, where it has them:
+        :data:`~napari_tiled_unet.instance_output.LINKED_PLANES_KEY`).
     tta : bool or None
         Test-time augmentation: average over the 8 flips/rotations of the Y-X plane, each predicted with the
         exact tiling (8x the time; in-memory images only). None (default): on where the model file recommends
@@ -213,6 +215,9 @@ def predict_image(
             "pick an image with that many channels (or split/merge channels first)"
         )
     n_loop, given_normalizer = len(loop_shape), normalizer
+    if instance_settings is None and is_instance_model(net) and links_z_planes(net, loop_axes, output,
+                                                                               stitch_threshold):
+        instance_settings = instance_settings_of(net, linked_planes=True)
     flattening = flatten_applies(flatten, net, given_normalizer is not None)
     scaling = rescale_applies(rescale, net, is_dask(arranged), output)
     first_factor = scaling if isinstance(scaling, float) else 1.0

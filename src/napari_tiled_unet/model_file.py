@@ -5,8 +5,8 @@ The metadata sits under the safetensors header key ``napari_tiled_unet`` as one 
     {"format": "napari-tiled-unet-model", "format_version": 1, "package_version": "...",
      "config": {...UNetConfig...}, "normalization": {...} | null, "task": "semantic" | "instances" | null,
      "class_names": [...], "label_values": [...], "sparse": false, "training": {...},
-     "regression": ["centre distance"], "postprocess": {...InstanceSettings...}, "channels": {...},
-     "voxel_size": [...]}
+     "regression": ["centre distance"], "postprocess": {...InstanceSettings...},
+     "postprocess_linked_planes": {...InstanceSettings...}, "channels": {...}, "voxel_size": [...]}
 
 ``label_values[k]`` is the label value written for output class ``k`` (so a model trained on sparse
 scribbles writes 1 for background and 2.. for the classes, like its training labels).
@@ -53,6 +53,7 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "description": (str,),
     "regression": (list,),
     "postprocess": (dict,),
+    "postprocess_linked_planes": (dict,),
     "channels": (dict,),
     "voxel_size": (list,),
     "prediction": (dict,),
@@ -284,8 +285,9 @@ def _check_metadata(metadata: Mapping[str, Any], config: UNetConfig, source: str
         if values is not None and values != [] and len(values) != n_classes:
             raise ValueError(f"model metadata {key} has {len(values)} entries but the model has "
                              f"{n_classes} classes")
-    if metadata.get("postprocess") is not None:
-        InstanceSettings.from_dict(metadata["postprocess"])
+    for key in ("postprocess", "postprocess_linked_planes"):
+        if metadata.get(key) is not None:
+            InstanceSettings.from_dict(metadata[key])
     values = metadata.get("label_values") or []
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
         raise ValueError(f"model metadata label_values={values!r} must be non-negative integers")

@@ -129,19 +129,41 @@ def instances_from_distance(probs: np.ndarray, distance: np.ndarray,
     if distance.shape != probs.shape[1:]:
         raise ValueError(f"distance of shape {distance.shape} does not match probabilities {probs.shape[1:]}")
     settings = settings or InstanceSettings.defaults(distance.ndim)
-    foreground = (1.0 - probs[0]) > settings.foreground_threshold
+    grown = grown_objects(probs, distance, settings.seed_threshold, settings.foreground_threshold,
+                          settings.split_depth)
+    return sized_objects(grown, settings.min_size)
+
+
+def grown_objects(probs: np.ndarray, distance: np.ndarray, seed_threshold: float, foreground_threshold: float,
+                  split_depth: float, smoothed: np.ndarray | None = None) -> np.ndarray:
+    """The objects of :func:`instances_from_distance` before small ones are removed (ids not consecutive).
+
+    ``smoothed`` is :func:`smoothed_distance` of ``distance`` when the caller has it already (threshold tuning
+    tries many thresholds on one block); computed here otherwise, and only where a seed may be cut.
+    """
+    foreground = (1.0 - probs[0]) > foreground_threshold
     structure = ndi.generate_binary_structure(distance.ndim, 1)
-    seeds, _ = ndi.label((distance > settings.seed_threshold) & foreground, structure=structure)
+    seeds, _ = ndi.label((distance > seed_threshold) & foreground, structure=structure)
     if not seeds.any():
-        return np.zeros(foreground.shape, dtype=np.uint32)
-    seeds = split_seeds(seeds, distance, settings.split_depth)
-    labels = watershed(-distance, markers=seeds, mask=foreground, connectivity=1)
-    labels = _remove_small(labels, int(settings.min_size))
-    relabelled, _, _ = relabel_sequential(labels)
+        return np.zeros(foreground.shape, dtype=np.int32)
+    seeds = split_seeds(seeds, distance, split_depth, smoothed)
+    return watershed(-distance, markers=seeds, mask=foreground, connectivity=1)
+
+
+def sized_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """``labels`` without the objects under ``min_size`` pixels, numbered 1..n as uint32 (``labels`` is kept)."""
+    kept = _remove_small(np.array(labels, copy=True), int(min_size))
+    relabelled, _, _ = relabel_sequential(kept)
     return relabelled.astype(np.uint32, copy=False)
 
 
-def split_seeds(seeds: np.ndarray, distance: np.ndarray, depth: float) -> np.ndarray:
+def smoothed_distance(distance: np.ndarray) -> np.ndarray:
+    """The centre distance whose peaks are the centres of :func:`split_seeds` (Gaussian of SPLIT_SMOOTHING px)."""
+    return ndi.gaussian_filter(np.asarray(distance, dtype=np.float32), SPLIT_SMOOTHING)
+
+
+def split_seeds(seeds: np.ndarray, distance: np.ndarray, depth: float,
+                smoothed: np.ndarray | None = None) -> np.ndarray:
     """Cut every seed that holds two or more centres into one seed per centre.
 
     Touching nuclei often share one seed: the centre distance stays above the seed threshold across the neck
@@ -165,6 +187,8 @@ def split_seeds(seeds: np.ndarray, distance: np.ndarray, depth: float) -> np.nda
         Centre distance in [0, 1], same shape.
     depth : float
         Least rise of a centre above the saddle to its neighbour; 0 returns ``seeds`` unchanged.
+    smoothed : np.ndarray, optional
+        :func:`smoothed_distance` of ``distance``, when already computed.
 
     Returns
     -------
@@ -174,7 +198,7 @@ def split_seeds(seeds: np.ndarray, distance: np.ndarray, depth: float) -> np.nda
     """
     if depth <= 0 or not seeds.any():
         return seeds
-    smooth = ndi.gaussian_filter(np.asarray(distance, dtype=np.float32), SPLIT_SMOOTHING)
+    smooth = smoothed_distance(distance) if smoothed is None else smoothed
     result = np.array(seeds, copy=True)
     next_id = int(seeds.max()) + 1
     every_neighbour = np.ones((3,) * seeds.ndim, dtype=bool)

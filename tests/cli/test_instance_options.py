@@ -32,3 +32,17 @@ def test_split_depth_and_thresholds_replace_the_models_values():
 def test_bad_split_depth_names_the_value():
     with pytest.raises(ValueError, match="split_depth"):
         instance_kwargs(_parsed("--split-depth", "2"), _instance_net())
+
+
+def test_flags_change_the_settings_for_the_images_planes():
+    """On a Z stack whose planes are linked, the flags change the settings the model stores for linked planes."""
+    net = _instance_net()
+    net.metadata["postprocess_linked_planes"] = {"seed_threshold": 0.55, "foreground_threshold": 0.6, "min_size": 30,
+                                                 "split_depth": 0.0}
+    args = _parsed("--min-size", "5")
+    args.output = "instances"
+    on_stack = instance_kwargs(args, net, "ZYX")["instance_settings"]
+    assert on_stack == InstanceSettings(seed_threshold=0.55, foreground_threshold=0.6, min_size=5, split_depth=0.0)
+    on_plane = instance_kwargs(args, net, "YX")["instance_settings"]
+    assert on_plane == InstanceSettings(seed_threshold=0.4, foreground_threshold=0.7, min_size=5)
+    assert instance_kwargs(args, net, "TYX")["instance_settings"] == on_plane, "time points are not linked in Z"

@@ -73,10 +73,13 @@ def test_instances_task_predicts_separate_objects():
     assert net.config.n_classes == 4 and net.metadata["class_names"] == ["background", "interior", "boundary"]
     assert net.metadata["regression"] == ["centre distance"]
     assert set(net.metadata["postprocess"]) == {"seed_threshold", "foreground_threshold", "min_size", "split_depth"}
+    linked = net.metadata["postprocess_linked_planes"]
+    assert linked["split_depth"] == 0.0, "tuned for the planes of linked Z stacks: seeds never cut"
     instances, _ = predict_image(net, image, output="instances")
     assert instances.dtype.kind == "u"
     classes_only = train(image, labels, tiny_config(task="instances", instance_head="classes"))
     assert classes_only.config.n_classes == 3 and "regression" not in classes_only.metadata
+    assert "postprocess_linked_planes" not in classes_only.metadata, "no centre distance: no seeds to cut"
     assert predict_image(classes_only, image, output="instances")[0].dtype.kind == "u"
 
 
@@ -158,12 +161,14 @@ def test_fine_tuning_with_few_validation_objects_keeps_the_start_models_settings
     first = train(image, labels, tiny_config(task="instances"))
     start = {"seed_threshold": 0.65, "foreground_threshold": 0.45, "min_size": 7}
     first.metadata["postprocess"] = dict(start)
+    first.metadata["postprocess_linked_planes"] = {**start, "split_depth": 0.0}
     second = train(image, labels, tiny_config(task="instances", epochs=2), init_model=first)
     summary = second.metadata["training"]
     assert 0 < summary["validation_objects"] < 20, "blobs' validation block holds a handful of objects"
     assert summary["selection"] == "final" and "too few" in summary["selection_reason"]
     assert summary["best_epoch"] == 2
     assert second.metadata["postprocess"] == {**start, "split_depth": DEFAULT_SPLIT_DEPTH}
+    assert second.metadata["postprocess_linked_planes"] == {**start, "split_depth": 0.0}, "kept as well"
     new = train(image, labels, tiny_config(task="instances", epochs=2))
     assert new.metadata["postprocess"] != start, "a new network tunes its own settings"
     with pytest.raises(ValueError, match="task"):

@@ -11,7 +11,7 @@ from typing import Any
 
 from magicgui.widgets import Container, FloatSpinBox, Label, PushButton, SpinBox
 
-from napari_tiled_unet.instance_output import instance_settings_of, is_instance_model
+from napari_tiled_unet.instance_output import LINKED_PLANES_KEY, instance_settings_of, is_instance_model
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.postprocess import InstanceSettings
 
@@ -51,6 +51,7 @@ class ObjectSettings(Container):
                      self.info])
         wrap_text(self.info)
         self._net: UNet | None = None
+        self._model_values: InstanceSettings | None = None
         self.reset_button.changed.connect(self.reset)
 
     def show_model(self, net: UNet | None) -> bool:
@@ -65,6 +66,11 @@ class ObjectSettings(Container):
         self.reset()
         return True
 
+    @property
+    def applies(self) -> bool:
+        """True while the model shown is an instance model (these settings apply to it)."""
+        return self._net is not None
+
     def reset(self, *_: Any) -> None:
         """The values stored in the model (tuned after training), or the defaults of a model without them."""
         if self._net is None:
@@ -74,14 +80,25 @@ class ObjectSettings(Container):
         self.foreground_threshold.value = settings.foreground_threshold
         self.min_size.value = settings.min_size
         self.split_depth.value = settings.split_depth
+        self._model_values = settings
         tuned = bool(self._net.metadata.get("postprocess"))
         self.info.value = ("thresholds and size tuned on the held-out annotations after training; split depth: "
                            "the model's" if tuned else "defaults (this model stores no tuned values)")
+        if self._net.metadata.get(LINKED_PLANES_KEY):
+            linked = instance_settings_of(self._net, linked_planes=True)
+            self.info.value += (f". Left as they are, Z stacks linked plane by plane use the values tuned for "
+                                f"them: {linked.seed_threshold:g}, {linked.foreground_threshold:g}, "
+                                f"{linked.min_size} px, split depth {linked.split_depth:g}")
 
     def settings(self) -> InstanceSettings | None:
-        """The values set here, or None for a model that is not an instance model."""
+        """The values set here; None for a model that is not an instance model or while they are the model's.
+
+        None lets the prediction take the model's settings for the image: those it stores for Z planes that
+        are linked into 3D objects where it has them.
+        """
         if self._net is None:
             return None
-        return InstanceSettings(seed_threshold=float(self.seed_threshold.value),
-                                foreground_threshold=float(self.foreground_threshold.value),
-                                min_size=int(self.min_size.value), split_depth=float(self.split_depth.value))
+        chosen = InstanceSettings(seed_threshold=float(self.seed_threshold.value),
+                                  foreground_threshold=float(self.foreground_threshold.value),
+                                  min_size=int(self.min_size.value), split_depth=float(self.split_depth.value))
+        return None if chosen == self._model_values else chosen

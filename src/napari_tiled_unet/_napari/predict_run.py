@@ -148,7 +148,7 @@ class PredictRunning:
         self.run_button.enabled = not running
         self.cancel_button.enabled = running
         self.load_button.enabled = not running
-        self.objects.preview_button.enabled = not running and self.objects.settings() is not None
+        self.objects.preview_button.enabled = not running and self.objects.applies
 
     def _on_progress(self, done_total: tuple[int, int]) -> None:
         done, total = done_total

@@ -7,6 +7,7 @@ import json
 
 from napari_tiled_unet.builtin_models import BUILTIN_PREFIX, builtin_models, is_builtin_spec, resolve_model
 from napari_tiled_unet.config import UNetConfig
+from napari_tiled_unet.instance_output import LINKED_PLANES_KEY
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.model_meta import classes_in_words
 from napari_tiled_unet.object_scale import largest_radius_of
@@ -111,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         print("objects: " + ", ".join(f"{k}={v}" for k, v in settings.items())
               + " (thresholds and size tuned after training; override with --seed-threshold/--foreground-threshold/"
               "--min-size/--split-depth)")
+    if meta.get(LINKED_PLANES_KEY):
+        linked = InstanceSettings.from_dict(meta[LINKED_PLANES_KEY]).to_dict()
+        print("objects of Z planes linked into 3D objects: " + ", ".join(f"{k}={v}" for k, v in linked.items())
+              + " (tuned for seeds that are never cut; the flags above change these there)")
     if (meta.get("prediction") or {}).get("tta") is True:
         print("test-time augmentation: recommended by the model, on by default for a single 2D image (--no-tta "
               "turns it off)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from napari_tiled_unet.axes import loop_letters
 from napari_tiled_unet.checks import check_float
-from napari_tiled_unet.instance_output import instance_settings_of, is_instance_model
+from napari_tiled_unet.instance_output import instance_settings_of, is_instance_model, links_z_planes
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.postprocess import SETTING_NAMES
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD, DEFAULT_VALLEY_RATIO
@@ -50,10 +51,12 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                        "0: no cuts)")
 
 
-def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
+def instance_kwargs(args: argparse.Namespace, net: UNet, axes: str | None = None) -> dict[str, Any]:
     """The :func:`~napari_tiled_unet.inference.predict_image` keywords of post-processing and linking.
 
     ``--tta`` is resolved per image by the caller (it depends on the image's planes and on lazy reading).
+    Flags change the model's settings for the image's ``axes``: those it stores for Z planes linked into 3D
+    objects where a 2D model's planes are linked, else those for single images.
     """
     changes = {name: getattr(args, name) for name in SETTING_NAMES
                if getattr(args, name) is not None}
@@ -61,7 +64,9 @@ def instance_kwargs(args: argparse.Namespace, net: UNet) -> dict[str, Any]:
         flags = ", ".join("--" + name.replace("_", "-") for name in changes)
         raise ValueError(f"{flags} only apply to instance models, and this model was trained for the "
                          f"{net.metadata.get('task') or 'unknown'} task: leave them out")
-    settings = instance_settings_of(net).replace(**changes) if changes else None
+    linked = axes is not None and links_z_planes(net, loop_letters(axes, net.config.dims), args.output,
+                                                 args.stitch_threshold)
+    settings = instance_settings_of(net, linked_planes=linked).replace(**changes) if changes else None
     check_float("--stitch-threshold", args.stitch_threshold, 0.0, 0.999)
     check_float("--valley-ratio", args.valley_ratio, 0.0, 0.999)
     return {"stitch_threshold": args.stitch_threshold, "valley_ratio": args.valley_ratio, "instance_settings": settings}

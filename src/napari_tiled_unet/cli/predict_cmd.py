@@ -150,7 +150,7 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
     result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                         batch_size=args.batch_size, amp=args.amp, tta=False,
                                         flatten=args.flatten, on_flatten=lambda *facts: flattened.append(facts),
-                                        **instance_kwargs(args, net))
+                                        **instance_kwargs(args, net, axes))
     for variation, limit in flattened:
         print(flatten_in_words(variation, limit), file=sys.stderr)
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
@@ -242,7 +242,7 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
                                             tta=tta, rescale=args.rescale,
                                             on_rescale=lambda *facts: rescaled.append(facts),
                                             flatten=args.flatten, on_flatten=lambda *facts: flattened.append(facts),
-                                            **instance_kwargs(args, net))
+                                            **instance_kwargs(args, net, axes))
     finally:
         if bar is not None:
             bar.close()

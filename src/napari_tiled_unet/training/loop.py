@@ -17,6 +17,7 @@ from napari_tiled_unet.anisotropy import planned_config
 from napari_tiled_unet.builtin_models import resolve_model
 from napari_tiled_unet.cancel import CancelLike, is_cancelled
 from napari_tiled_unet.devices import resolve_device
+from napari_tiled_unet.instance_output import LINKED_PLANES_KEY
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.model_file import load_model, save_model
 from napari_tiled_unet.normalization import PercentileNormalization
@@ -106,9 +107,9 @@ def _check_init(init: UNet, data: TrainingData, config: TrainingConfig) -> None:
                          f"{data.encoding.n_outputs}: train a new model")
 
 
-def _start_settings(init: UNet | None) -> InstanceSettings | None:
-    """The post-processing settings the model to start from was tuned with, if any."""
-    stored = None if init is None else init.metadata.get("postprocess")
+def _start_settings(init: UNet | None, key: str = "postprocess") -> InstanceSettings | None:
+    """The post-processing settings the model to start from was tuned with (under ``key``), if any."""
+    stored = None if init is None else init.metadata.get(key)
     return InstanceSettings.from_dict(stored) if stored else None
 
 
@@ -223,7 +224,8 @@ def train(
     if device.type == "cpu":
         net.to(memory_format=torch.channels_last if unet.dims == 2 else torch.channels_last_3d)
     peak = config.learning_rate if init is None else config.fine_tune_learning_rate
-    runner = _Runner(net, data, config, device, rng, callback, cancel, checkpoint, peak, _start_settings(init))
+    runner = _Runner(net, data, config, device, rng, callback, cancel, checkpoint, peak, _start_settings(init),
+                     _start_settings(init, LINKED_PLANES_KEY))
     return runner.run()
 
 
@@ -233,7 +235,8 @@ class _Runner:
     def __init__(self, net: UNet, data: TrainingData, config: TrainingConfig, device: torch.device,
                  rng: np.random.Generator, callback: TrainingCallback | None, cancel: CancelLike,
                  checkpoint: Path | None, peak_learning_rate: float,
-                 start_settings: InstanceSettings | None = None) -> None:
+                 start_settings: InstanceSettings | None = None,
+                 start_linked_settings: InstanceSettings | None = None) -> None:
         self.net, self.data, self.config, self.device = net, data, config, device
         self.peak_learning_rate = peak_learning_rate
         self.callback, self.cancel, self.checkpoint = callback, cancel, checkpoint
@@ -251,13 +254,14 @@ class _Runner:
         rule, self.selection_reason = selection_rule(config.selection, config.task, data.has_validation,
                                                      self.validation_objects)
         self.selector = ModelSelector(rule)
-        self.start_settings = start_settings
+        self.start_settings, self.start_linked_settings = start_settings, start_linked_settings
         self.average = WeightAverage(net) if config.weight_average else None
         self.evaluated = copy.deepcopy(net) if config.weight_average else net
         self.val_seconds = 0.0
         self.data_seconds = 0.0
         self.stop_reason = "epochs"
         self.settings: InstanceSettings | None = None
+        self.linked_settings: InstanceSettings | None = None
 
     def _emit(self, event: Any) -> None:
         if self.callback is not None:
@@ -366,6 +370,8 @@ class _Runner:
         best.metadata = _metadata(self.data, self.config, self._summary(epochs))
         if self.settings is not None:
             best.metadata["postprocess"] = self.settings.to_dict()
+        if self.linked_settings is not None:
+            best.metadata[LINKED_PLANES_KEY] = self.linked_settings.to_dict()
         return best.to(self.device).eval()
 
     def _tune_postprocess(self, model: UNet) -> None:
@@ -374,13 +380,17 @@ class _Runner:
         A model started from another keeps the settings that model was tuned with when the validation holds
         too few objects to tune them again (stand-in nuclei, 12 painted, fine-tuned from builtin:nuclei: held-out
         F1 0.90 with the start model's settings, 0.85-0.88 with settings tuned on 2-6 held-back objects).
+        A 2D model with a centre distance is also tuned for seeds that are never cut, stored under
+        :data:`~napari_tiled_unet.instance_output.LINKED_PLANES_KEY` for the planes of Z stacks linked into 3D
+        objects.
         """
         if self.config.task != "instances" or not self.data.has_validation:
             return
         if self.start_settings is not None and self.validation_objects < MIN_VALIDATION_OBJECTS:
-            self.settings = self.start_settings
+            self.settings, self.linked_settings = self.start_settings, self.start_linked_settings
             return
-        self.settings = validate(model, self.data, self.config.task, fine=True).settings
+        result = validate(model, self.data, self.config.task, fine=True, without_cuts=self.net.config.dims == 2)
+        self.settings, self.linked_settings = result.settings, result.settings_without_cuts
 
     def run(self) -> UNet:
         epoch = 0

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_tiled_unet.postprocess import InstanceSettings, instances_from_distance, instances_from_probabilities
+from napari_tiled_unet.postprocess import (
+    DEFAULT_SPLIT_DEPTH,
+    InstanceSettings,
+    grown_objects,
+    instances_from_distance,
+    instances_from_probabilities,
+    sized_objects,
+    smoothed_distance,
+)
 from napari_tiled_unet.training.metrics import match_instances
 
 SEEDS = (0.3, 0.45, 0.6, 0.75)
@@ -71,9 +79,21 @@ def scored_objects(predicted: np.ndarray, annotated: np.ndarray | None) -> np.nd
 
 def block_counts(block: InstanceBlock, settings: InstanceSettings) -> tuple[int, int, int, float]:
     """``(tp, fp, fn, sum of matched IoU)`` of a block at IoU 0.5 with ``settings``."""
-    predicted = scored_objects(instances_for(block, settings), block.annotated)
-    match = match_instances(predicted, block.truth)
+    return _counts(instances_for(block, settings), block)
+
+
+def _counts(predicted: np.ndarray, block: InstanceBlock) -> tuple[int, int, int, float]:
+    match = match_instances(scored_objects(predicted, block.annotated), block.truth)
     return match["tp"], match["fp"], match["fn"], match["mean_matched_iou"] * match["tp"]
+
+
+def _unsized_objects(block: InstanceBlock, smoothed: np.ndarray | None, settings: InstanceSettings) -> np.ndarray:
+    """:func:`instances_for` before the minimum size (which the grid varies last, on these same objects)."""
+    if block.distance is not None:
+        return grown_objects(block.probs, block.distance, settings.seed_threshold, settings.foreground_threshold,
+                             settings.split_depth, smoothed)
+    return instances_from_probabilities(block.probs, seed_threshold=settings.seed_threshold,
+                                        foreground_threshold=settings.foreground_threshold, min_size=0)
 
 
 def _min_sizes(blocks: Sequence[InstanceBlock], dims: int) -> list[int]:
@@ -85,7 +105,8 @@ def _min_sizes(blocks: Sequence[InstanceBlock], dims: int) -> list[int]:
     return sorted({max(1, round(share * median)) for share in MIN_SIZE_SHARES})
 
 
-def tune_instance_settings(blocks: Sequence[InstanceBlock], fine: bool = False) -> tuple[InstanceSettings, float]:
+def tune_instance_settings(blocks: Sequence[InstanceBlock], fine: bool = False,
+                           split_depth: float = DEFAULT_SPLIT_DEPTH) -> tuple[InstanceSettings, float]:
     """The settings with the best F1 at IoU 0.5 over all blocks together, and that F1.
 
     Parameters
@@ -94,20 +115,26 @@ def tune_instance_settings(blocks: Sequence[InstanceBlock], fine: bool = False) 
         The held-back blocks.
     fine : bool
         Search the finer grid (used once, for the model that is kept).
+    split_depth : float
+        The split depth the thresholds are tuned for (not itself tuned; 0: seeds are never cut).
 
     """
     dims = blocks[0].truth.ndim
-    best, best_key = InstanceSettings.defaults(dims), (-1.0, -1.0)
+    best, best_key = InstanceSettings.defaults(dims).replace(split_depth=split_depth), (-1.0, -1.0)
     seeds, foreground = (SEEDS_FINE, FOREGROUND_FINE) if fine else (SEEDS, FOREGROUND)
-    for seed, fg, min_size in itertools.product(seeds, foreground, _min_sizes(blocks, dims)):
-        settings = InstanceSettings(seed_threshold=seed, foreground_threshold=fg, min_size=min_size)
-        tp = fp = fn = 0
-        iou = 0.0
-        for block in blocks:
-            counts = block_counts(block, settings)
-            tp, fp, fn, iou = tp + counts[0], fp + counts[1], fn + counts[2], iou + counts[3]
-        f1 = 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
-        key = (round(f1, 6), iou / max(tp, 1))
-        if key > best_key:
-            best, best_key = settings, key
+    min_sizes = _min_sizes(blocks, dims)
+    # the smoothing and the watershed do not depend on the minimum size: once per block and threshold pair
+    smoothed = [None if b.distance is None else smoothed_distance(b.distance) for b in blocks]
+    for seed, fg in itertools.product(seeds, foreground):
+        pair = InstanceSettings(seed_threshold=seed, foreground_threshold=fg, split_depth=split_depth)
+        grown = [_unsized_objects(block, smooth, pair) for block, smooth in zip(blocks, smoothed)]
+        for min_size in min_sizes:
+            totals = np.zeros(4)
+            for block, objects in zip(blocks, grown):
+                totals += _counts(sized_objects(objects, min_size), block)
+            tp, fp, fn, iou = totals
+            f1 = 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+            key = (round(float(f1), 6), float(iou) / max(float(tp), 1.0))
+            if key > best_key:
+                best, best_key = pair.replace(min_size=min_size), key
     return best, best_key[0]

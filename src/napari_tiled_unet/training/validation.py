@@ -61,9 +61,12 @@ class ValidationResult:
     loss: float
     metrics: dict[str, float]
     settings: InstanceSettings | None = None
+    settings_without_cuts: InstanceSettings | None = None
+    """Tuned for seeds that are never cut (``validate(..., without_cuts=True)``), else None."""
 
 
-def validate(net: UNet, data: TrainingData, task: str, fine: bool = False) -> ValidationResult:
+def validate(net: UNet, data: TrainingData, task: str, fine: bool = False,
+             without_cuts: bool = False) -> ValidationResult:
     """Loss and metrics over every held-back block (pixel-weighted means over the blocks).
 
     Parameters
@@ -76,6 +79,9 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False) -> Va
         "semantic" or "instances".
     fine : bool
         Instances: tune the post-processing on a finer grid (done once, for the model that is kept).
+    without_cuts : bool
+        Instances with a centre distance: also tune the settings for seeds that are never cut (split depth 0),
+        which the planes of Z stacks linked into 3D objects use (``settings_without_cuts``).
 
     """
     net.eval()
@@ -103,11 +109,13 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False) -> Va
                                         annotated if bool((~annotated).any()) else None))
     total = max(sum(weights), 1.0)
     metrics = {"foreground_iou": sum(ious) / total}
-    settings = None
+    settings = uncut = None
     if task == "instances" and blocks:
         settings, f1 = tune_instance_settings(blocks, fine=fine)
         metrics["instance_f1"] = f1
-    return ValidationResult(sum(losses) / total, metrics, settings)
+        if without_cuts and all(block.distance is not None for block in blocks):
+            uncut, _ = tune_instance_settings(blocks, fine=fine, split_depth=0.0)
+    return ValidationResult(sum(losses) / total, metrics, settings, uncut)
 
 
 def score_of(task: str, sparse: bool, val_loss: float | None, metrics: dict[str, float], train_loss: float) -> float:
