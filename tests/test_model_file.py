@@ -14,7 +14,9 @@ from napari_tiled_unet.model_file import METADATA_KEY, read_model_metadata
 def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     net = make_net(depth=3, wf=1, batch_norm=True, n_classes=3)
     meta = {"task": "instances", "class_names": ["background", "interior", "boundary"], "label_values": [0, 1, 2],
-            "normalization": {"method": "percentile", "low": 1.0, "high": 99.8}, "training": {"epochs": 3}}
+            "normalization": {"method": "percentile", "low": 1.0, "high": 99.8}, "training": {"epochs": 3},
+            "postprocess_linked_planes": {"seed_threshold": 0.3, "foreground_threshold": 0.6, "min_size": 9,
+                                          "split_depth": 0.0}}
     path = save_model(net, tmp_path / "model", metadata=meta)
     assert path.suffix == ".safetensors"
     loaded = load_model(path)
@@ -53,6 +55,8 @@ def test_save_rejects_bad_metadata(tmp_path):
         save_model(net, tmp_path / "m.safetensors", metadata={"class_names": ["a", "b", "c"]})
     with pytest.raises(ValueError, match=r"folder .* does not exist"):
         save_model(net, tmp_path / "missing" / "m.safetensors")
+    with pytest.raises(ValueError, match="split_depth"):
+        save_model(net, tmp_path / "m.safetensors", metadata={"postprocess_linked_planes": {"split_depth": -1}})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -111,6 +115,7 @@ def _rewrite_metadata(path, edit):
         (lambda d, h: d["config"].update(depth=40), "depth=40"),
         (lambda d, h: d["config"].update(wf=3), "does not match|has shape"),
         (lambda d, h: d.update(task=7), "task"),
+        (lambda d, h: d.update(postprocess_linked_planes={"seed_threshold": 3.0}), "seed_threshold"),
     ],
 )
 def test_inconsistent_metadata_is_refused(tmp_path, edit, needle):
