@@ -145,9 +145,9 @@ def run_2d(train_pair, test_pair, voxel, args: argparse.Namespace, init: str | N
     planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", instance_settings=linked_settings,
                               stitch_threshold=0.0)
     cut_planes, _ = predict_image(net, test_pair[0], axes="ZYX", output="instances", stitch_threshold=0.0)
-    result["by_stitch_threshold"] = {str(t): scores(link_planes(planes if t else cut_planes, t), test_pair[1])
-                                     for t in STITCH_THRESHOLDS}
-    result["by_stitch_threshold"]["0.5"] = scores(product, test_pair[1])
+    result["by_stitch_threshold"] = {
+        str(t): scores(product if t == 0.5 else link_planes(planes if t else cut_planes, t), test_pair[1])
+        for t in STITCH_THRESHOLDS}
     result["by_stitch_threshold"]["0.5-uncut"] = scores(link_planes(planes, 0.5, valley_ratio=0.0), test_pair[1])
     result["by_stitch_threshold"]["0.5-seeds-cut"] = scores(link_planes(cut_planes, 0.5), test_pair[1])
     result["linked_planes_settings"] = linked_settings.to_dict()

@@ -18,7 +18,6 @@ from napari_tiled_unet.postprocess import (
     DEFAULT_SPLIT_DEPTH,
     InstanceSettings,
     grown_objects,
-    instances_from_distance,
     instances_from_probabilities,
     sized_objects,
     smoothed_distance,
@@ -58,11 +57,7 @@ class InstanceBlock:
 
 def instances_for(block: InstanceBlock, settings: InstanceSettings) -> np.ndarray:
     """The objects a block's outputs give with ``settings`` (the prediction's post-processing)."""
-    if block.distance is not None:
-        return instances_from_distance(block.probs, block.distance, settings)
-    return instances_from_probabilities(block.probs, seed_threshold=settings.seed_threshold,
-                                        foreground_threshold=settings.foreground_threshold,
-                                        min_size=settings.min_size)
+    return sized_objects(_unsized_objects(block, None, settings), settings.min_size)
 
 
 def scored_objects(predicted: np.ndarray, annotated: np.ndarray | None) -> np.ndarray:
