@@ -119,7 +119,8 @@ def tune_instance_settings(blocks: Sequence[InstanceBlock], fine: bool = False,
     seeds, foreground = (SEEDS_FINE, FOREGROUND_FINE) if fine else (SEEDS, FOREGROUND)
     min_sizes = _min_sizes(blocks, dims)
     # the smoothing and the watershed do not depend on the minimum size: once per block and threshold pair
-    smoothed = [None if b.distance is None else smoothed_distance(b.distance) for b in blocks]
+    # (no smoothing where seeds are never cut: split_seeds does not look at it then)
+    smoothed = [None if b.distance is None or split_depth <= 0 else smoothed_distance(b.distance) for b in blocks]
     for seed, fg in itertools.product(seeds, foreground):
         pair = InstanceSettings(seed_threshold=seed, foreground_threshold=fg, split_depth=split_depth)
         grown = [_unsized_objects(block, smooth, pair) for block, smooth in zip(blocks, smoothed)]
