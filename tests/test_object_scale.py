@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import dask.array as da
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -50,16 +51,19 @@ def test_rescale_applies_to_the_instances_of_a_2d_model_in_memory_that_names_a_r
     assert rescale_applies(None, named, False, "labels") is None  # auto measures objects
     assert rescale_applies(None, Net({"prediction": {"largest_radius": 11.0}}, dims=3), False, "instances") \
         is None  # a 3D model
-    assert rescale_applies(None, named, True, "instances") is None  # read region by region
+    assert rescale_applies(None, named, True, "instances") == AUTO  # read region by region: instances in memory
+    assert rescale_applies(0.5, named, True, "instances") == 0.5
+    assert rescale_applies(None, named, True, "labels") is None
     assert rescale_applies(None, silent, False, "instances") is None
     assert rescale_applies("auto", silent, False, "instances") is None
     assert rescale_applies("off", named, False, "instances") is None
     assert rescale_applies(1.0, named, False, "instances") is None
     assert rescale_applies(0.5, silent, False, "probabilities") == 0.5
     assert rescale_applies(0.5, silent, False, "labels") == 0.5
-    with pytest.raises(ValueError, match=r"rescale=0\.5 needs a 2D model and the image in memory"):
+    with pytest.raises(ValueError, match=r"rescale=0\.5 of labels needs the image in memory, not read region by "
+                       "region: leave out the rescale factor, or predict instances"):
         rescale_applies(0.5, silent, True, "labels")
-    with pytest.raises(ValueError, match="needs a 2D model and the image in memory"):
+    with pytest.raises(ValueError, match=r"rescale=0\.5 needs a 2D model, not a 3D one"):
         rescale_applies(0.5, Net({}, dims=3), False, "labels")
 
 
@@ -154,6 +158,21 @@ def test_a_stack_is_shrunk_by_one_factor_and_each_plane_equals_it_predicted_alon
                               tta=False)
     assert axes == "TCYX" and probabilities.shape[0] == 2 and probabilities.shape[2:] == image.shape
     np.testing.assert_allclose(probabilities[1], second, atol=1e-5)
+
+
+def test_an_image_read_region_by_region_gives_the_instances_it_gives_in_memory(builtin_nuclei):
+    """Its instances are found in memory anyway: large nuclei are shrunk by the same factor, to the same objects."""
+    image, labels = large_nuclei()
+    seen_lazy, seen_memory = [], []
+    lazy, _ = predict_image(builtin_nuclei, da.from_array(image, chunks=100), output="instances",
+                            on_rescale=lambda *facts: seen_lazy.append(facts))
+    in_memory, _ = predict_image(builtin_nuclei, image, output="instances", tta=False,
+                                 on_rescale=lambda *facts: seen_memory.append(facts))
+    assert isinstance(lazy, np.ndarray) and len(seen_lazy) == 1 and seen_lazy[0][0] < 0.6
+    assert seen_lazy[0] == pytest.approx(seen_memory[0])
+    assert match_instances(lazy, in_memory, 0.99)["f1"] == 1.0 and match_instances(lazy, labels)["f1"] == 1.0
+    with pytest.raises(ValueError, match="of labels needs the image in memory"):
+        predict_image(builtin_nuclei, da.from_array(image, chunks=100), output="labels", rescale=0.5)
 
 
 def test_small_nuclei_are_predicted_as_they_are(builtin_nuclei):

@@ -181,7 +181,8 @@ def predict_image(
         Predict on the image scaled by this factor and scale the result back (0.5 for objects twice the size
         the model likes); "auto" shrinks the image when the objects come out larger than the radius the model
         file names (see :mod:`napari_tiled_unet.object_scale`); None (default): auto for such a model's
-        instances of a 2D model on an image in memory (one factor for all planes of a stack), nothing otherwise.
+        instances of a 2D model (one factor for all planes of a stack; an image read region by region is read
+        into memory for the scaled pass), nothing otherwise.
     on_rescale : callable, optional
         Called as ``on_rescale(factor, median_radius)`` when the image was predicted scaled (the radius, in
         pixels, of the first pass's objects under auto, else None).

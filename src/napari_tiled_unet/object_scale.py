@@ -5,10 +5,12 @@ in pixels; set for builtin:nuclei). With ``rescale="auto"`` an instance predicti
 median radius above 1.1 times that is predicted again on the image shrunk to that radius (anti-aliased, linear);
 the network's outputs are resampled back to the image's pixels (linear, pixel areas aligned) and the objects
 found there, so outlines stay smooth and the minimum size counts the image's pixels. A factor given by
-the user (``rescale=0.5``: objects twice as large as the model likes) is applied to every output. For a 2D model
-and an image in memory: one 2D image, or a stack (time, Z) predicted plane by plane, where one factor, from the
-objects of all planes, serves every plane (the pixels have one size). The normalisation statistics stay those of
-the original image.
+the user (``rescale=0.5``: objects twice as large as the model likes) is applied to every output. For a 2D model:
+one 2D image, or a stack (time, Z) predicted plane by plane, where one factor, from the objects of all planes,
+serves every plane (the pixels have one size). An image read region by region (dask, zarr) is rescaled for
+instances only: they are found on the whole image's logits in memory anyway, so the scaled pass reads the image
+into memory (a fraction of those logits' size); a factor is refused for its lazy labels and probabilities. The
+normalisation statistics stay those of the original image.
 
 Measured for builtin:nuclei (``benchmarks/bench_object_scale.py``: held-out synthetic images of random styles,
 F1@0.5, no TTA): median radius 16-22 px 0.923 -> 0.942, 22-30 px 0.717 -> 0.840, above 30 px 0.82 -> 0.98;
@@ -65,22 +67,25 @@ def check_rescale(rescale: Rescale) -> Rescale:
 def rescale_applies(rescale: Rescale, net: Any, lazy: bool, output: str) -> float | str | None:
     """What to do for this prediction: a factor, ``"auto"`` (measure first), or None (predict as it is).
 
-    None (the default) means ``"auto"`` where the model file names its best radius, the output is instances, the
-    model is 2D and the image (one plane or a stack of planes) is in memory. A factor needs a 2D model and an
-    image in memory too (ValueError otherwise).
+    None (the default) means ``"auto"`` where the model file names its best radius, the output is instances and
+    the model is 2D (one plane or a stack of planes; an image read region by region too, since its instances are
+    found on logits of the whole image in memory, which take more memory than the image itself). A factor needs
+    a 2D model, and for labels and probabilities an image in memory (ValueError otherwise).
     """
     rescale = check_rescale(rescale)
-    planes_in_memory = not lazy and net.config.dims == 2
+    planes_fit = net.config.dims == 2 and (not lazy or output == "instances")
     if rescale in (None, AUTO):
-        fits = planes_in_memory and output == "instances" and largest_radius(net) is not None
+        fits = planes_fit and output == "instances" and largest_radius(net) is not None
         if rescale == AUTO and not fits:
             return None  # asked for, but nothing to measure against: predicted as it is
         return AUTO if fits else None
     if rescale == OFF or rescale == 1.0:
         return None
-    if not planes_in_memory:
-        raise ValueError(f"rescale={rescale} needs a 2D model and the image in memory, not a 3D model or an image "
-                         "read region by region: leave out the rescale factor")
+    if net.config.dims != 2:
+        raise ValueError(f"rescale={rescale} needs a 2D model, not a 3D one: leave out the rescale factor")
+    if not planes_fit:
+        raise ValueError(f"rescale={rescale} of {output} needs the image in memory, not read region by region: "
+                         "leave out the rescale factor, or predict instances")
     return rescale
 
 

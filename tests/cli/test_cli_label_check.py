@@ -7,6 +7,7 @@ from unet_helpers import disk
 
 from napari_tiled_unet import load_model
 from napari_tiled_unet.cli.main import main
+from napari_tiled_unet.training.metrics import match_instances
 
 FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--depth", "2", "--wf", "1", "--patch-size", "48",
         "--val-fraction", "0"]
@@ -113,7 +114,7 @@ def test_rescale_shrinks_large_nuclei_says_so_and_refuses_bad_values(tmp_path, c
     """builtin:nuclei names 11 px as its best radius: nuclei of radius 24 are predicted on a shrunk image."""
     from unet_helpers import large_nuclei
 
-    image, _ = large_nuclei()
+    image, truth = large_nuclei()
     path, out = tmp_path / "large.tif", tmp_path / "objects.tif"
     tifffile.imwrite(path, image)
     code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", out, "--output", "instances", "--no-tta",
@@ -132,6 +133,10 @@ def test_rescale_shrinks_large_nuclei_says_so_and_refuses_bad_values(tmp_path, c
     code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", tmp_path / "lazy.tif", "--rescale", "0.5",
                     "--lazy")
     assert code == 2 and "--rescale needs the image in memory" in err
+    code, err = run(capsys, "predict", "builtin:nuclei", path, "--out", tmp_path / "lazy.tif", "--output",
+                    "instances", "--lazy", "--quiet")  # instances of a lazily read image: shrunk too
+    assert code == 0 and "larger than the 11 px the model segments best" in err
+    assert match_instances(tifffile.imread(tmp_path / "lazy.tif"), truth)["f1"] == 1.0
     assert main(["info", "builtin:nuclei"]) == 0
     assert "object size: segments objects up to a median radius of about 11 px best" in capsys.readouterr().out
 

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
               "turns it off)")
     if (best := largest_radius_of(meta)) is not None:
         print(f"object size: segments objects up to a median radius of about {best:g} px best; larger ones are "
-              "predicted on a shrunk image by default (a 2D image or a stack of them in memory; --rescale off "
+              "predicted on a shrunk image by default (instances of a 2D image or a stack of them; --rescale off "
               "turns it off)")
     if (limit := background_limit_of(meta)) is not None:
         print(f"background: flattened first where it varies by more than {limit:.0%} of the image's range, more "

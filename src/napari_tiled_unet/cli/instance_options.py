@@ -35,8 +35,9 @@ def add_instance_options(parser: argparse.ArgumentParser) -> None:
                         help="predict on the image scaled by FACTOR and scale the result back (0.5 for objects "
                         "twice the size the model segments best); auto: shrink the image when the objects come out "
                         "larger than the radius the model names (builtin:nuclei: 11 px) (default: auto for the "
-                        "instances of a 2D model on an image in memory where the model names a radius, one factor "
-                        "for all planes of a stack; off otherwise)")
+                        "instances of a 2D model where the model names a radius, one factor for all planes of a "
+                        "stack, an image read region by region read into memory for the scaled pass; off "
+                        "otherwise; a FACTOR of labels or probabilities needs the image in memory)")
     parser.add_argument("--flatten", default=None, choices=("auto", "on", "off"), type=str.lower,
                         help="subtract a strongly uneven background (stray light, a glow) before predicting; auto: "
                         "where it varies more than the model was trained on (builtin:nuclei names it) (default: "

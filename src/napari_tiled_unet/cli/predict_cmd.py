@@ -147,12 +147,13 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
 
     data, _ = open_tiff_lazy(path)
     flattened: list[tuple[float, float | None]] = []
+    rescaled: list[tuple[float, float | None]] = []
     result, result_axes = predict_image(net, data, axes=axes, output=args.output, tile_shape=args.tile_size,
                                         batch_size=args.batch_size, amp=args.amp, tta=False,
                                         flatten=args.flatten, on_flatten=lambda *facts: flattened.append(facts),
+                                        rescale=args.rescale, on_rescale=lambda *facts: rescaled.append(facts),
                                         **instance_kwargs(args, net, axes))
-    for variation, limit in flattened:
-        print(flatten_in_words(variation, limit), file=sys.stderr)
+    _say_what_changed(net, flattened, rescaled)
     # torch already uses every core for one block: more blocks in flight only add memory, not speed
     local = {} if args.scheduler else {"scheduler": "threads", "num_workers": local_block_workers()}
     if destination.suffix.lower() == ZARR_SUFFIX:
@@ -163,6 +164,15 @@ def _predict_lazy(args: argparse.Namespace, net: UNet, path: Path, destination: 
         computed = np.asarray(dask.compute(result)[0]) if hasattr(result, "dask") else result
     write_tiff(destination, computed, result_axes, calibration=calibration)
     return computed.shape, computed.dtype
+
+
+def _say_what_changed(net: UNet, flattened: list[tuple[float, float | None]],
+                      rescaled: list[tuple[float, float | None]]) -> None:
+    """Tell on stderr when the background was flattened and when the image was predicted scaled."""
+    for variation, limit in flattened:
+        print(flatten_in_words(variation, limit), file=sys.stderr)
+    for factor, radius in rescaled:
+        print(rescale_in_words(factor, radius, largest_radius(net)), file=sys.stderr)
 
 
 def local_block_workers() -> int:
@@ -212,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         for path, destination, (axes, calibration) in zip(images, destinations, plans):
             start = time.perf_counter()
             if _use_lazy(args, path, destination):
-                for flag, asked in (("--tta", args.tta), ("--rescale", isinstance(args.rescale, float))):
+                scaled_classes = isinstance(args.rescale, float) and args.output != "instances"
+                for flag, asked in (("--tta", args.tta), ("--rescale", scaled_classes)):
                     if asked:
                         raise ValueError(f"{flag} needs the image in memory but {path} is read region by region "
                                          f"(large image, --lazy, a .zarr --out or --scheduler): leave out {flag}")
@@ -246,9 +257,6 @@ def _predict_in_memory(args: argparse.Namespace, net: UNet, path: Path, destinat
     finally:
         if bar is not None:
             bar.close()
-    for variation, limit in flattened:
-        print(flatten_in_words(variation, limit), file=sys.stderr)
-    for factor, radius in rescaled:
-        print(rescale_in_words(factor, radius, largest_radius(net)), file=sys.stderr)
+    _say_what_changed(net, flattened, rescaled)
     write_tiff(destination, result, result_axes, calibration=calibration)
     return result.shape, result.dtype
