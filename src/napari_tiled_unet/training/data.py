@@ -270,13 +270,16 @@ def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_object
     """The start model's objects added where nothing is painted, if it finds enough of the painted objects."""
     results = [with_start_objects(lab, start_objects(image)) for image, lab in pairs]
     found, painted = sum(r.painted_found for r in results), sum(r.painted for r in results)
-    n_added = sum(r.objects_added for r in results)
-    if n_added == 0:
+    n_added, n_doubt = sum(r.objects_added for r in results), sum(r.objects_in_doubt for r in results)
+    if n_added == 0 and n_doubt == 0:
         note = (f"the model to start from finds {found} of the {painted} painted objects: its own objects are not "
                 "used as labels")
     else:
         note = (f"the model to start from finds {found} of the {painted} painted objects: its {n_added} objects "
                 f"where nothing is painted are kept as weak labels (weight {START_OBJECT_WEIGHT:g})")
+        if n_doubt:
+            note += (f"; {n_doubt} more lie on what looks like background and are left unannotated (a dim "
+                     "nucleus or textured background: neither is taught)")
     return [(image, r.labels) for (image, _), r in zip(pairs, results, strict=True)], [r.added for r in results], note
 
 
