@@ -52,6 +52,19 @@ def test_the_start_models_objects_fill_what_is_not_painted_but_never_meet_what_i
     assert len(new_ids) == 3 and new_ids.min() > painted.max(), "each added object gets its own new id"
 
 
+def test_a_dim_nucleus_next_to_a_painted_one_is_not_taught_as_background():
+    """The start model sees it, the intensities say background: it is not added (it touches a painted object),
+    and the background inferred over it is left unannotated."""
+    _, truth, start = scene()
+    start[disk(SHAPE, (20, 40), 10) & (truth == 0)] = 8  # a dim nucleus touching painted nuclei 1 and 2
+    inferred = painted_convention(truth, [1, 2])
+    inferred[(inferred == 0) & (truth == 0) & ~disk(SHAPE, (20, 20), 12)] = PAINTED_BACKGROUND
+    result = with_start_objects(inferred, start)
+    assert not result.added[start == 8].any() and result.objects_in_doubt == 1  # 8 touches: not in doubt, 7 is
+    assert not (result.labels[start == 8] == PAINTED_BACKGROUND).any()
+    assert (result.labels[(start == 0) & (inferred == PAINTED_BACKGROUND)] == PAINTED_BACKGROUND).all()
+
+
 def test_a_start_model_that_misses_the_painted_objects_adds_nothing():
     _, truth, _ = scene()
     painted = painted_convention(truth, [1, 2, 3])
