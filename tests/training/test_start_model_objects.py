@@ -75,6 +75,12 @@ def test_a_start_model_that_misses_the_painted_objects_adds_nothing():
     result = with_start_objects(painted, wrong)
     assert result.added is None and result.objects_added == 0
     np.testing.assert_array_equal(result.labels, painted)
+    image = scene()[0]
+    config = TrainingConfig(task="instances", sparse=True, val_fraction=0.0)
+    data = prepare_training_data(image, np.where(np.isin(truth, [1, 2, 3]), truth, 0), config,
+                                 start_objects=lambda _: wrong)
+    assert any("finds 1 of the 3 painted objects: its own objects are not used as labels (it must find 50% of "
+               "them)" in note for note in data.notes)
 
 
 def test_start_objects_are_weak_labels_and_are_never_scored_in_validation():
@@ -97,7 +103,8 @@ def test_start_objects_are_weak_labels_and_are_never_scored_in_validation():
     assert weak.sum() > 0.8 * unpainted.sum(), "the unpainted nuclei are labelled now"
     assert (plain.targets[unpainted] == IGNORE).all(), "without a start model they are not"
     assert (item.targets[start == 7] == IGNORE).all(), "the object on what looks like background: nothing taught"
-    assert any("1 more lie on what looks like background and are left unannotated" in note for note in data.notes)
+    assert any("no background is inferred under any of its objects (1 more lie mostly on what looks like "
+               "background and are left unannotated" in note for note in data.notes)
     # the same six nuclei all painted: the weak pixels weigh START_OBJECT_WEIGHT of that
     everything = prepare_training_data(image, truth, config).images[0]
     ratio = np.median(item.weights[weak] / everything.weights[weak])

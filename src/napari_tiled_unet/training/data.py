@@ -41,7 +41,12 @@ from napari_tiled_unet.training.sparse_instances import (
     background_mode,
     with_inferred_background,
 )
-from napari_tiled_unet.training.start_model_objects import START_OBJECT_WEIGHT, StartObjects, with_start_objects
+from napari_tiled_unet.training.start_model_objects import (
+    AGREEMENT,
+    START_OBJECT_WEIGHT,
+    StartObjects,
+    with_start_objects,
+)
 from napari_tiled_unet.training.targets import border_weight_map, centre_distance
 
 MIN_VAL_PIXELS = 20
@@ -271,15 +276,15 @@ def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_object
     results = [with_start_objects(lab, start_objects(image)) for image, lab in pairs]
     found, painted = sum(r.painted_found for r in results), sum(r.painted for r in results)
     n_added, n_doubt = sum(r.objects_added for r in results), sum(r.objects_in_doubt for r in results)
-    if n_added == 0 and n_doubt == 0:
-        note = (f"the model to start from finds {found} of the {painted} painted objects: its own objects are not "
-                "used as labels")
+    note = f"the model to start from finds {found} of the {painted} painted objects: "
+    if painted == 0 or found < AGREEMENT * painted:
+        note += f"its own objects are not used as labels (it must find {AGREEMENT:.0%} of them)"
     else:
-        note = (f"the model to start from finds {found} of the {painted} painted objects: its {n_added} objects "
-                f"where nothing is painted are kept as weak labels (weight {START_OBJECT_WEIGHT:g})")
+        note += (f"its {n_added} objects where nothing is painted are kept as weak labels (weight "
+                 f"{START_OBJECT_WEIGHT:g}), and no background is inferred under any of its objects")
         if n_doubt:
-            note += (f"; {n_doubt} more lie on what looks like background and are left unannotated (a dim "
-                     "nucleus or textured background: neither is taught)")
+            note += (f" ({n_doubt} more lie mostly on what looks like background and are left unannotated: a dim "
+                     "nucleus or textured background, neither is taught)")
     return [(image, r.labels) for (image, _), r in zip(pairs, results, strict=True)], [r.added for r in results], note
 
 
