@@ -254,7 +254,12 @@ def predict_image(
 
 def _predict_scaled(net: UNet, arranged: Any, loop_shape: tuple[int, ...], request: PredictionRequest,
                     factor: float) -> np.ndarray:
-    """2D planes ``(*loop_shape, C, Y, X)`` predicted scaled by ``factor``, the result scaled back to their pixels."""
+    """2D planes ``(*loop_shape, C, Y, X)`` predicted scaled by ``factor``, the result scaled back to their pixels.
+
+    Planes read region by region (instances only) are scaled in memory and predicted block by block again, on
+    the dask scheduler in use (a cluster's workers with ``--scheduler``).
+    """
+    lazy = is_dask(arranged)
     image = np.asarray(arranged)
     plane_shape = tuple(image.shape[len(loop_shape):])
     shape = plane_shape[1:]
@@ -265,6 +270,11 @@ def _predict_scaled(net: UNet, arranged: Any, loop_shape: tuple[int, ...], reque
     def instances_at_image_size(net: UNet, logits: np.ndarray, settings: InstanceSettings | None) -> np.ndarray:
         return instances_of(net, resample_to(logits, shape), settings)
 
+    if lazy:
+        import dask.array as da
+
+        return predict_planes_lazy(net, da.from_array(scaled, chunks=scaled.shape), loop_shape, request,
+                                   instances_at_image_size)
     result = predict_planes(net, scaled, loop_shape, request, instances_at_image_size)
     if request.output == "probabilities":
         per_plane = result.reshape((-1, *result.shape[len(loop_shape):]))
