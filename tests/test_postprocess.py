@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage as ndi
 
 from napari_tiled_unet.postprocess import instances_from_probabilities, labels_from_probabilities
 from napari_tiled_unet.training.metrics import match_instances
@@ -219,3 +220,53 @@ def test_the_stages_give_the_same_objects_as_the_whole():
     assert len(np.unique(grown)) == 4, "background, the two cut discs and the speck"
     assert np.array_equal(sized_objects(grown, 30), instances_from_distance(probs, distance, settings))
     assert instances_from_distance(probs, distance, settings).max() == 2
+
+
+def test_a_semantic_clump_of_touching_nuclei_is_split_at_its_necks_and_classes_stay_apart():
+    from unet_helpers import disk
+
+    from napari_tiled_unet.postprocess import semantic_instances
+
+    shape = (80, 120)
+    labels = np.zeros(shape, np.uint8)
+    for centre in [(30, 25), (30, 46), (52, 36)]:  # three nuclei of radius 12, overlapping: one region
+        labels[disk(shape, centre, 12)] = 1
+    labels[disk(shape, (40, 95), 10)] = 2  # another class
+    labels[5, 110] = 1  # a speck too small for a peak of its own
+    assert ndi.label(labels == 1)[1] == 2, "one clump and the speck"
+    split = semantic_instances(labels)
+    assert split.dtype == np.uint32
+    np.testing.assert_array_equal(split > 0, labels > 0)
+    assert len(np.unique(split[labels == 1])) == 4, "three nuclei and the speck"
+    assert len(np.unique(split[labels == 2])) == 1 and not set(np.unique(split[labels == 2])) & set(
+        np.unique(split[labels == 1])), "ids are distinct across classes"
+    components = semantic_instances(labels, split=False)
+    assert len(np.unique(components[labels == 1])) == 2, "split=False: connected components"
+    assert not semantic_instances(np.zeros(shape, np.uint8)).any()
+
+
+@settings(max_examples=20, deadline=None)
+@given(radius=st.integers(5, 20), gap=st.integers(2, 10))
+def test_round_objects_apart_are_never_split(radius, gap):
+    from unet_helpers import disk
+
+    from napari_tiled_unet.postprocess import split_clumps
+
+    shape = (2 * radius + 10, 4 * radius + gap + 10)
+    mask = disk(shape, (radius + 5, radius + 5), radius) | disk(shape, (radius + 5, 3 * radius + gap + 5), radius)
+    objects = split_clumps(mask)
+    assert len(np.unique(objects[mask])) == 2 and (objects[mask] > 0).all()
+
+
+def test_two_touching_balls_of_a_volume_are_split_into_connected_parts():
+    from napari_tiled_unet.postprocess import split_clumps
+
+    z, y, x = np.ogrid[:24, :30, :44]
+    first = (z - 12) ** 2 + (y - 15) ** 2 + (x - 14) ** 2 < 81
+    second = (z - 12) ** 2 + (y - 15) ** 2 + (x - 29) ** 2 < 81
+    objects = split_clumps(first | second)
+    assert ndi.label(first | second)[1] == 1, "one region"
+    assert objects[12, 15, 14] != objects[12, 15, 29] and objects[12, 15, 14] > 0 and objects[12, 15, 29] > 0
+    assert set(np.unique(objects)) == {0, 1, 2}
+    for part in (1, 2):
+        assert ndi.label(objects == part)[1] == 1, "each part is one piece"

@@ -1,4 +1,4 @@
-"""Instances from a model's logits: seeded watershed for instance models, connected components otherwise."""
+"""Instances from a model's logits: seeded watershed for instance models, clumps split by shape otherwise."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ def instances_of(net: UNet, logits: np.ndarray, settings: InstanceSettings | Non
     """One id per object of a plane's (or volume's) logits ``(outputs, *spatial)``.
 
     An instance model is post-processed by seeded watershed (on its centre distance when it has one) with
-    ``settings`` or, when None, the settings stored in the model; a semantic model gives the connected
-    components of every non-background class.
+    ``settings`` or, when None, the settings stored in the model; a semantic model gives the objects of every
+    non-background class, touching ones split where the region narrows
+    (:func:`~napari_tiled_unet.postprocess.semantic_instances`).
     """
     if is_instance_model(net):
         settings = settings or instance_settings_of(net)

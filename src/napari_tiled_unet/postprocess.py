@@ -316,8 +316,69 @@ def instances_from_probabilities(
     return relabelled.astype(np.uint32, copy=False)
 
 
-def semantic_instances(labels: np.ndarray, background: int = 0) -> np.ndarray:
-    """Instances of a semantic labelling: connected components of every non-background class.
+CLUMP_DEPTH = 1.0
+"""Pixels a distance peak must rise above the saddle to its neighbour to be an object of its own (semantic)."""
+CLUMP_SMOOTHING = 1.0
+"""Gaussian sigma (pixels) of the distance map before its peaks are read (semantic)."""
+
+
+def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float = CLUMP_SMOOTHING) -> np.ndarray:
+    """Objects of a foreground ``mask``, touching ones split where the mask narrows (the classic shape split).
+
+    Every connected region is cut by a watershed of its smoothed distance to the background from the peaks
+    that rise at least ``depth`` pixels above the saddle to a neighbouring peak (two round nuclei that touch
+    meet at a neck); a region without two such peaks stays one object. Regions are handled one by one in
+    their bounding boxes, so a field of single nuclei costs little more than labelling it.
+
+    Parameters
+    ----------
+    mask : np.ndarray
+        Boolean foreground, 2D or 3D.
+    depth : float
+        Least rise of a peak of the distance map above its saddle, in pixels.
+    smoothing : float
+        Gaussian sigma of the distance map, in pixels (0: none).
+
+    Returns
+    -------
+    np.ndarray
+        int32 object ids, 0 outside the mask; a split region keeps its id for its first part.
+
+    """
+    components, count = ndi.label(mask)
+    components = components.astype(np.int32, copy=False)
+    if count == 0:
+        return components
+    distance = ndi.distance_transform_edt(mask).astype(np.float32)
+    if smoothing > 0:
+        distance = ndi.gaussian_filter(distance, smoothing)
+    next_id = count + 1
+    every_neighbour = np.ones((3,) * mask.ndim, dtype=bool)
+    for index, box in enumerate(ndi.find_objects(components), start=1):
+        if box is None:
+            continue
+        inside = components[box] == index
+        # zero outside the region: its own peaks only
+        values = np.where(inside, distance[box], 0.0).astype(np.float32)
+        peaks, n_peaks = ndi.label(h_maxima(values, depth).astype(bool) & inside, structure=every_neighbour)
+        if n_peaks < 2:
+            continue
+        parts = watershed(-values, markers=peaks, mask=inside)[inside]
+        crop = components[box]
+        crop[inside] = np.where(parts == 1, index, parts + (next_id - 2))
+        next_id += n_peaks - 1
+    return components
+
+
+def semantic_instances(labels: np.ndarray, background: int = 0, split: bool = True) -> np.ndarray:
+    """Instances of a semantic labelling: the objects of every non-background class, clumps split.
+
+    A model trained from scribbles or class masks has no boundary class, so touching nuclei form one region;
+    :func:`split_clumps` cuts such regions where they narrow. Measured on scribbles through nuclei + background
+    strokes (``bench_real.py --only standin-c``, ``u2os-c``, ``blobs-c``; 120 s, held-out F1@0.5, connected components
+    -> split): stand-in for real nuclei 0.147 -> 0.512-0.571, U2OS 0.889 -> 0.966, blobs 0.939 -> 0.971. On the
+    same trained models, depth 2 px gave 0.37 / 0.97 / 0.98 and no smoothing 0.42 / 0.97 / 0.85 (against
+    0.49 / 0.97 / 0.96 for the defaults).
 
     Parameters
     ----------
@@ -325,6 +386,8 @@ def semantic_instances(labels: np.ndarray, background: int = 0) -> np.ndarray:
         Integer class labels, 2D or 3D.
     background : int
         The label value that is not an object.
+    split : bool
+        Split clumps (default); False gives the connected components.
 
     Returns
     -------
@@ -337,8 +400,9 @@ def semantic_instances(labels: np.ndarray, background: int = 0) -> np.ndarray:
     for value in np.unique(labels):
         if value == background:
             continue
-        components, count = ndi.label(labels == value)
+        mask = labels == value
+        components = split_clumps(mask) if split else ndi.label(mask)[0]
         inside = components > 0
         result[inside] = components[inside] + offset
-        offset += count
+        offset += int(components.max(initial=0))
     return result
