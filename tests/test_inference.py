@@ -483,3 +483,17 @@ def test_linked_z_planes_use_the_settings_the_model_stores_for_them(monkeypatch)
     assert used(axes="ZYX", instance_settings=given) == {given}, "settings given win"
     del net.metadata[LINKED_PLANES_KEY]
     assert used(axes="ZYX") == {single}, "a model without them: its settings for single images"
+
+
+def test_a_3d_semantic_model_splits_its_objects_with_the_voxel_size_it_was_trained_with():
+    from napari_tiled_unet.instance_output import instances_of
+
+    net = make_net(dims=3, depth=2, wf=1, n_classes=2)
+    z, y, x = np.ogrid[:14, :30, :30]
+    rest = ((y - 15) * 0.5) ** 2 + ((x - 15) * 0.5) ** 2
+    stacked = ((z * 2.0 - 6) ** 2 + rest < 16) | ((z * 2.0 - 13) ** 2 + rest < 16)  # two touching in Z
+    logits = np.stack([np.where(stacked, -1.0, 1.0), np.where(stacked, 1.0, -1.0)]).astype(np.float32)
+    net.metadata = {"task": "semantic", "label_values": [0, 1]}
+    assert instances_of(net, logits).max() == 1, "no voxel size: measured in voxels, one object"
+    net.metadata = {"task": "semantic", "label_values": [0, 1], "voxel_size": [2.0, 0.5, 0.5]}
+    assert instances_of(net, logits).max() == 2

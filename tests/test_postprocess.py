@@ -270,3 +270,19 @@ def test_two_touching_balls_of_a_volume_are_split_into_connected_parts():
     assert set(np.unique(objects)) == {0, 1, 2}
     for part in (1, 2):
         assert ndi.label(objects == part)[1] == 1, "each part is one piece"
+
+
+def test_a_coarse_z_step_is_measured_in_micrometres_for_the_split():
+    from napari_tiled_unet.postprocess import split_clumps
+
+    # two nuclei 8 um across stacked in Z and touching, sampled with a Z step 4x the pixel size (2 um, 0.5 um):
+    # in voxels each is only 4 planes tall and the neck does not show; in micrometres it does
+    z, y, x = np.ogrid[:14, :30, :30]
+    rest = ((y - 15) * 0.5) ** 2 + ((x - 15) * 0.5) ** 2
+    stacked = ((z * 2.0 - 6) ** 2 + rest < 16) | ((z * 2.0 - 13) ** 2 + rest < 16)
+    assert ndi.label(stacked)[1] == 1
+    assert len(np.unique(split_clumps(stacked))) == 2, "voxel units: one object"
+    objects = split_clumps(stacked, spacing=(2.0, 0.5, 0.5))
+    assert len(np.unique(objects)) == 3 and objects[3, 15, 15] != objects[6, 15, 15]
+    with pytest.raises(ValueError, match=r"spacing=\(2.0, 0.5\) is invalid"):
+        split_clumps(stacked, spacing=(2.0, 0.5))

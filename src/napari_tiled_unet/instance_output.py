@@ -54,7 +54,8 @@ def instances_of(net: UNet, logits: np.ndarray, settings: InstanceSettings | Non
     An instance model is post-processed by seeded watershed (on its centre distance when it has one) with
     ``settings`` or, when None, the settings stored in the model; a semantic model gives the objects of every
     non-background class, touching ones split where the region narrows
-    (:func:`~napari_tiled_unet.postprocess.semantic_instances`).
+    (:func:`~napari_tiled_unet.postprocess.semantic_instances`; a 3D model's shapes measured with the voxel
+    size it was trained with).
     """
     if is_instance_model(net):
         settings = settings or instance_settings_of(net)
@@ -69,5 +70,13 @@ def instances_of(net: UNet, logits: np.ndarray, settings: InstanceSettings | Non
                                                      min_size=settings.min_size)
     else:
         background = int(class_to_label(net)[0])
-        instances = semantic_instances(labels_of(net, logits), background=background)
+        instances = semantic_instances(labels_of(net, logits), background=background, spacing=_voxel_size(net))
     return instances.astype(label_dtype(int(instances.max(initial=0))), copy=False)
+
+
+def _voxel_size(net: UNet) -> tuple[float, ...] | None:
+    """The voxel size a 3D model was trained with (its stacks' Z step), None in 2D or when not known."""
+    stored = net.metadata.get("voxel_size")
+    if net.config.dims != 3 or not stored or len(stored) != 3:
+        return None
+    return tuple(float(step) for step in stored)

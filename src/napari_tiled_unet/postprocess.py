@@ -322,7 +322,8 @@ CLUMP_SMOOTHING = 1.0
 """Gaussian sigma (pixels) of the distance map before its peaks are read (semantic)."""
 
 
-def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float = CLUMP_SMOOTHING) -> np.ndarray:
+def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float = CLUMP_SMOOTHING,
+                 spacing: tuple[float, ...] | None = None) -> np.ndarray:
     """Objects of a foreground ``mask``, touching ones split where the mask narrows (the classic shape split).
 
     Every connected region is cut by a watershed of its smoothed distance to the background from the peaks
@@ -338,6 +339,10 @@ def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float 
         Least rise of a peak of the distance map above its saddle, in pixels.
     smoothing : float
         Gaussian sigma of the distance map, in pixels (0: none).
+    spacing : tuple of float, optional
+        Pixel (voxel) size per axis, e.g. ``(2.0, 0.5, 0.5)``: distances, ``depth`` and ``smoothing`` are then
+        measured in pixels of the finest axis, so that a stack with a coarse Z step is split as the objects'
+        shapes are, not as their voxel counts are.
 
     Returns
     -------
@@ -349,9 +354,10 @@ def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float 
     components = components.astype(np.int32, copy=False)
     if count == 0:
         return components
-    distance = ndi.distance_transform_edt(mask).astype(np.float32)
+    relative = _relative_spacing(spacing, mask.ndim)
+    distance = ndi.distance_transform_edt(mask, sampling=relative).astype(np.float32)
     if smoothing > 0:
-        distance = ndi.gaussian_filter(distance, smoothing)
+        distance = ndi.gaussian_filter(distance, [smoothing / step for step in relative])
     next_id = count + 1
     every_neighbour = np.ones((3,) * mask.ndim, dtype=bool)
     for index, box in enumerate(ndi.find_objects(components), start=1):
@@ -370,7 +376,17 @@ def split_clumps(mask: np.ndarray, depth: float = CLUMP_DEPTH, smoothing: float 
     return components
 
 
-def semantic_instances(labels: np.ndarray, background: int = 0, split: bool = True) -> np.ndarray:
+def _relative_spacing(spacing: tuple[float, ...] | None, ndim: int) -> tuple[float, ...]:
+    if spacing is None:
+        return (1.0,) * ndim
+    if len(spacing) != ndim or not all(np.isfinite(step) and step > 0 for step in spacing):
+        raise ValueError(f"spacing={tuple(spacing)} is invalid: give {ndim} positive pixel sizes, one per axis")
+    finest = min(spacing)
+    return tuple(float(step) / finest for step in spacing)
+
+
+def semantic_instances(labels: np.ndarray, background: int = 0, split: bool = True,
+                       spacing: tuple[float, ...] | None = None) -> np.ndarray:
     """Instances of a semantic labelling: the objects of every non-background class, clumps split.
 
     A model trained from scribbles or class masks has no boundary class, so touching nuclei form one region;
@@ -388,6 +404,8 @@ def semantic_instances(labels: np.ndarray, background: int = 0, split: bool = Tr
         The label value that is not an object.
     split : bool
         Split clumps (default); False gives the connected components.
+    spacing : tuple of float, optional
+        Pixel (voxel) size per axis for the split (see :func:`split_clumps`).
 
     Returns
     -------
@@ -401,7 +419,7 @@ def semantic_instances(labels: np.ndarray, background: int = 0, split: bool = Tr
         if value == background:
             continue
         mask = labels == value
-        components = split_clumps(mask) if split else ndi.label(mask)[0]
+        components = split_clumps(mask, spacing=spacing) if split else ndi.label(mask)[0]
         inside = components > 0
         result[inside] = components[inside] + offset
         offset += int(components.max(initial=0))
