@@ -92,6 +92,17 @@ def large_nuclei(radius: float = 24, side: int = 320) -> tuple[np.ndarray, np.nd
     return image.astype(np.uint16), labels
 
 
+SIX_SHAPE = (120, 160)
+SIX_CENTRES = [(20, 20), (20, 60), (60, 100), (95, 30), (95, 130), (40, 140)]
+
+
+def six_nuclei() -> tuple[np.ndarray, np.ndarray]:
+    """A float32 image of six bright separate nuclei of radius 9 (ids 1..6, :data:`SIX_CENTRES`) and their labels."""
+    truth = disks(SIX_SHAPE, SIX_CENTRES, 9).astype(np.int32)
+    image = np.where(truth > 0, 200.0, 20.0) + np.random.default_rng(0).normal(0, 4, SIX_SHAPE)
+    return image.astype(np.float32), truth
+
+
 GRID_CENTRES = [(40 + 60 * i, 40 + 60 * j) for i in range(4) for j in range(4)]
 
 

@@ -76,8 +76,14 @@ def instance_model(sample):
     return train(sample["image"][:160, :160], sample["labels"][:160, :160], config)
 
 
-def _make_tiny(widget) -> None:
-    """Settings of the Train widget for a training run of about a second."""
+def _make_tiny(widget, new_model: bool = True) -> None:
+    """Settings of the Train widget for a training run of about a second: a new tiny network, by default chosen
+    by hand (so that the sample's scribbles train classes rather than an instance model from builtin:nuclei)."""
+    from napari_tiled_unet._napari.train_form import NEW_MODEL
+
+    if new_model:
+        widget.start_from.value = "builtin:nuclei"  # the user picks a new model by hand (it was already the value)
+        widget.start_from.value = NEW_MODEL
     widget.time_limit.value = 0
     widget.epochs.value = 1
     advanced = widget.advanced

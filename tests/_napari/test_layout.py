@@ -62,6 +62,7 @@ def dock_both(make_napari_viewer, qtbot, tabbed: bool) -> tuple:
     _dock, predict = viewer.window.add_plugin_dock_widget(PLUGIN, PREDICT, tabify=tabbed)
     for widget in (train, predict):
         open_everything(widget)
+    qtbot.waitUntil(lambda: not train.label_check.pending, timeout=30_000)  # its text sets the dock's height
     settle(qtbot)
     return viewer, train, predict
 

@@ -29,10 +29,15 @@ def test_defaults_come_from_the_training_config(viewer, wait_checked):
     assert widget.image_layer.value is viewer.layers["nuclei 2D"]
     assert widget.labels_layer.value is viewer.layers["nuclei 2D scribbles"]  # top labels layer
     wait_checked(widget)
-    assert widget.sparse.value  # the label check finds scribbles and ticks the sparse box
+    # the label check finds scribbles through nuclei that builtin:nuclei finds: an instance model from it
+    assert widget.sparse.value and widget.task.value == "instances" and widget.start_from.value == "builtin:nuclei"
+    assert "builtin:nuclei finds objects under 100% of the object strokes" in widget.label_check.text.value
     assert widget.time_limit.value == 120 and widget.epochs.value == 0
     config = widget.training_config()
-    assert config.unet.depth == 4 and config.patch_size == 220 and config.sparse and config.task == "semantic"
+    assert config.unet.depth == 4 and config.patch_size == 220 and config.sparse and config.task == "instances"
+    widget.start_from.value = ""  # a new model, by hand: the scribbles train classes
+    wait_checked(widget)
+    assert widget.task.value == "semantic" and widget.sparse.value
     widget.advanced.dims.value = 3
     assert widget.advanced.depth.value == 3 and widget.advanced.patch_size.value == 92
     widget.advanced.dims.value = 2
@@ -177,3 +182,20 @@ def test_an_instance_model_describes_objects(widget, viewer, qtbot, notes, wait_
     text = widget.model_label.value
     assert "classes: objects (one id per object)" in text and "interior" not in text
     assert "held-out region: instance F1" in text
+
+
+def test_scribbles_through_nuclei_train_an_instance_model_from_builtin_nuclei(viewer, qtbot, wait_checked, notes,
+                                                                             clean_registry):
+    widget = TrainWidget(viewer)
+    wait_checked(widget)
+    assert widget.task.value == "instances" and widget.start_from.value == "builtin:nuclei"
+    widget.time_limit.value = 0
+    widget.epochs.value = 1
+    widget.advanced.steps_per_epoch.value = 2
+    widget.advanced.batch_size.value = 1
+    assert widget.start()
+    qtbot.waitUntil(lambda: is_idle(widget), timeout=TIMEOUT)
+    assert notes.errors == []
+    meta = widget.model.metadata
+    assert meta["task"] == "instances" and any(n.startswith("object strokes") for n in meta["training"]["notes"])
+    assert "classes: objects (one id per object)" in widget.model_label.value

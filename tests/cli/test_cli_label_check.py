@@ -203,3 +203,30 @@ def test_an_explicit_task_is_never_replaced_by_the_suggestion(scene, tmp_path, c
     assert code == 0, err
     assert "as the labels suggest" not in err
     assert load_model(out).metadata["sparse"] is False
+
+
+def test_scribbles_through_nuclei_train_an_instance_model_from_builtin_nuclei(tmp_path, capsys):
+    """No flags, no --init: the sample's scribbles train an instance model started from builtin:nuclei."""
+    from napari_tiled_unet.builtin_models import resolve_model
+    from napari_tiled_unet.instance_output import instance_settings_of
+    from napari_tiled_unet.samples import load_nuclei_2d
+
+    data = load_nuclei_2d()
+    image, scribbles = tmp_path / "image.tif", tmp_path / "scribbles.tif"
+    tifffile.imwrite(image, data["image"][:256, :256])
+    tifffile.imwrite(scribbles, data["scribbles"][:256, :256])
+    out = tmp_path / "model.safetensors"
+    code, err = run(capsys, "train", "--images", image, "--labels", scribbles, "--out", out, "--epochs", "1",
+                    "--steps-per-epoch", "2", "--batch-size", "1")
+    assert code == 0, err
+    assert "labels: builtin:nuclei finds objects under 100% of the object strokes" in err
+    assert "training task instances, sparse as the labels suggest" in err and "starting from builtin:nuclei" in err
+    assert "note: object strokes: the model to start from finds objects under" in err
+    assert "the validation holds no object outlined by hand" in err
+    net = load_model(out)
+    assert net.metadata["task"] == "instances" and net.metadata["sparse"] is True
+    builtin = load_model(resolve_model("builtin:nuclei"))
+    assert instance_settings_of(net) == instance_settings_of(builtin), "the start model's post-processing is kept"
+    code, err = run(capsys, "train", "--images", image, "--labels", scribbles, "--out", tmp_path / "new.safetensors",
+                    "--epochs", "1", "--steps-per-epoch", "2", "--task", "instances", "--sparse", "--init", "none")
+    assert code == 2 and "start from builtin:nuclei or your own instance model (--init)" in err

@@ -41,3 +41,25 @@ def test_training_loss_adds_the_edge_term_only_when_asked():
     assert float(with_edges) > float(plain)
     with_edges.backward()
     assert np.isfinite(logits.grad.numpy()).all() and logits.grad[:, :, 6:10].abs().sum() > 0
+
+
+def test_a_pixel_of_some_object_is_taught_not_background_only():
+    """ANY_OBJECT: the cross-entropy of background against the object classes merged; no Dice, no distance."""
+    from napari_tiled_unet.training.labels import ANY_OBJECT
+    from napari_tiled_unet.training.losses import distance_loss, soft_dice_loss, weighted_cross_entropy
+
+    logits = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    targets = torch.full((1, 8, 8), ANY_OBJECT, dtype=torch.int64)
+    weights = torch.ones(1, 8, 8)
+    p_background = torch.softmax(logits, dim=1)[:, 0]
+    expected = -torch.log(1 - p_background).mean()
+    assert torch.allclose(weighted_cross_entropy(logits, targets, weights), expected, atol=1e-5)
+    swapped = logits[:, [0, 2, 1]]  # interior and boundary swapped: the same loss
+    assert torch.allclose(weighted_cross_entropy(swapped, targets, weights), expected, atol=1e-5)
+    assert float(soft_dice_loss(logits, targets)) == 0.0  # no pixel of a known class: Dice of nothing
+    assert float(distance_loss(logits[:, 0], targets, torch.zeros(1, 8, 8))) == 0.0
+    mixed = targets.clone()
+    mixed[:, :4] = 0
+    alone = weighted_cross_entropy(logits, mixed, weights)
+    by_hand = torch.cat([-torch.log(p_background[:, :4]).flatten(), -torch.log(1 - p_background[:, 4:]).flatten()])
+    assert torch.allclose(alone, by_hand.mean(), atol=1e-5)

@@ -51,6 +51,8 @@ def test_too_few_validation_objects_keep_the_final_model():
     rule, reason = selection_rule("smoothed", "instances", True, few)
     assert rule == "final" and f"{few} objects" in reason
     assert selection_rule("smoothed", "instances", True, enough)[0] == "smoothed"
+    assert selection_rule("smoothed", "instances", True, 0) == (  # object strokes: outlines are the start model's
+        "final", "the validation holds no object outlined by hand: nothing to score")
     assert selection_rule("best", "semantic", True, 0)[0] == "best"  # semantic scores are pixel scores
     assert selection_rule("smoothed", "semantic", False, 0) == ("final", "no validation block")
 

@@ -1,5 +1,5 @@
 import numpy as np
-from unet_helpers import disk
+from unet_helpers import SIX_SHAPE, disk, six_nuclei
 
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.data import prepare_training_data
@@ -11,19 +11,15 @@ from napari_tiled_unet.training.start_model_objects import (
     with_start_objects,
 )
 
-SHAPE = (120, 160)
-CENTRES = [(20, 20), (20, 60), (60, 100), (95, 30), (95, 130), (40, 140)]
+SHAPE = SIX_SHAPE
 
 
 def scene():
     """True nuclei (ids 1..6), an image of them, and a start model's objects: all six found, one false object."""
-    truth = np.zeros(SHAPE, np.int32)
-    for k, c in enumerate(CENTRES, start=1):
-        truth[disk(SHAPE, c, 9)] = k
-    image = np.where(truth > 0, 200.0, 20.0) + np.random.default_rng(0).normal(0, 4, SHAPE)
+    image, truth = six_nuclei()
     start = truth.copy()
     start[disk(SHAPE, (70, 20), 6)] = 7  # a false object on plain background
-    return image.astype(np.float32), truth, start
+    return image, truth, start
 
 
 def painted_convention(truth, ids, background=None):

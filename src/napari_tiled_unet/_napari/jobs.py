@@ -21,8 +21,10 @@ from napari_tiled_unet.normalization import ImageNormalizer
 from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.stitching import DEFAULT_STITCH_THRESHOLD
 from napari_tiled_unet.training.config import TrainingConfig
-from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
+from napari_tiled_unet.training.label_report import LabelReport
 from napari_tiled_unet.training.loop import TrainingFailed, train
+
+from .label_check import check_labels
 
 
 def snapshot(layer: Any) -> np.ndarray:
@@ -41,6 +43,8 @@ class TrainingJob:
     init_model: UNet | str | None = None
     check_labels: bool = True
     suggest: bool = False
+    shipped_start: bool = False
+    """``init_model`` is a shipped model picked to start from (scribbles through its objects suggest instances)."""
     ignore_label_check: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -65,11 +69,10 @@ def inspect_before_training(job: TrainingJob, emit: Callable[[Any], Any]) -> Non
     """
     fits = all(i.shape == lab.shape or i.shape[1:] == lab.shape for i, lab in zip(job.images, job.labels))
     images = job.images if fits else None  # images of another size: training's own message names both shapes
-    if job.suggest:
-        first = inspect_labels(job.labels, images=images)
-        if first.kind != "empty":
-            job.config = job.config.replace(task=first.suggested_task, sparse=first.suggested_sparse)
-    report = inspect_labels(job.labels, job.config.task, job.config.sparse, images=images)
+    checked = check_labels(job.labels, images, job.config.task, job.config.sparse, job.suggest,
+                           job.config.unet.dims, job.shipped_start)
+    job.config = job.config.replace(task=checked.task, sparse=checked.sparse)
+    report = checked.report
     emit(LabelsChecked(report))
     errors = [f for f in report.errors if f.code != "empty"]
     if errors and not job.ignore_label_check:

@@ -9,6 +9,7 @@ contradict the labels, offers to train anyway. Start checks again in the trainin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,7 +21,9 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import CheckBox, Container, Label, PushButton
 
+from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
+from napari_tiled_unet.training.start import scribble_suggestion
 
 from .messages import TRAIN_ANYWAY, TRAINING, in_user_words
 from .qt_parts import ERROR_STYLE, Relay, wrap_text
@@ -43,13 +46,23 @@ class Checked:
 
 
 def check_labels(labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | None, task: str, sparse: bool,
-                 suggest: bool) -> Checked:
-    """Inspect the labels for ``task``/``sparse``, or for the settings they suggest when ``suggest`` is True."""
-    if suggest:
-        first = inspect_labels(labels, images=images)
-        if first.kind != "empty":
-            task, sparse = first.suggested_task, first.suggested_sparse
-    return Checked(inspect_labels(labels, task, sparse, images=images), task, sparse)
+                 suggest: bool, dims: int = 2, shipped_start: bool = True) -> Checked:
+    """Inspect the labels for ``task``/``sparse``, or for the settings they suggest when ``suggest`` is True.
+
+    With ``shipped_start`` (training may start from a shipped model), scribbles through objects that model finds
+    suggest an instance model (:func:`~napari_tiled_unet.training.start.scribble_suggestion`); the report then
+    carries that suggestion and says why.
+    """
+    first = inspect_labels(labels, images=images)
+    if shipped_start:
+        first = scribble_suggestion(first, labels, images, TrainingConfig.defaults(dims))
+    if suggest and first.kind != "empty":
+        task, sparse = first.suggested_task, first.suggested_sparse
+    report = inspect_labels(labels, task, sparse, images=images)
+    said = tuple(f for f in first.findings if f.code.startswith("scribbles_"))
+    report = dataclasses.replace(report, suggested_task=first.suggested_task, suggested_sparse=first.suggested_sparse,
+                                 findings=(*report.findings, *said))
+    return Checked(report, task, sparse)
 
 
 def summary_in_words(report: LabelReport) -> str:
@@ -133,8 +146,8 @@ class LabelCheck(Container):
         self.ignore.visible = False
 
     def request(self, labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | None, task: str, sparse: bool,
-                suggest: bool, name: str = "", note: str = "") -> None:
-        """Check the labels in a background thread; the latest request wins."""
+                suggest: bool, name: str = "", note: str = "", dims: int = 2, shipped_start: bool = True) -> None:
+        """Check the labels in a background thread (see :func:`check_labels`); the latest request wins."""
         self._generation += 1
         generation = self._generation
         self._pending += 1
@@ -153,7 +166,7 @@ class LabelCheck(Container):
         def work() -> None:
             try:
                 result: Checked | BaseException = check_labels(list(labels), None if images is None else list(images),
-                                                                  task, sparse, suggest)
+                                                                  task, sparse, suggest, dims, shipped_start)
             except Exception as err:  # shown in the widget and logged in the GUI thread
                 result = err
             try:

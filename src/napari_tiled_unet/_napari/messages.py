@@ -54,6 +54,7 @@ TRAIN_TERMS: tuple[tuple[str, str], ...] = (
     (r"for scribbles use sparse=True", f"for scribbles tick '{SPARSE}'"),
     (r"use sparse=True", f"tick '{SPARSE}'"),
     (r"sparse=True", f"'{SPARSE}' ticked"),
+    (r"sparse_objects='painted' if they are whole objects", "paint whole objects as filled shapes"),
     (r"sparse_background='inferred'", "background: none painted (infer)"),
     (r"sparse_background='painted'", "background: painted with 1"),
     (r"use task='instances'", "choose task: instances"),

@@ -139,7 +139,9 @@ class DataFields(Container):
 
     def _start_changed(self, *_: Any) -> None:
         if not self._programmatic:
-            self.start_by_hand = True
+            self.start_by_hand = True  # the labels are checked again: scribbles suggest instances only from a model
+            if self.on_settings_changed is not None:
+                self.on_settings_changed()
 
     def _enable(self) -> None:
         semantic = self.task.value == "semantic"

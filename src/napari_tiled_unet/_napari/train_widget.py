@@ -179,7 +179,8 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
             suggest = not (continue_training or self.fields.settings_by_hand
                            or any(corrections_info(p.labels) for p in pairs))
             job = TrainingJob(images=inputs.images, labels=inputs.labels, config=config, init_model=init,
-                              suggest=suggest, ignore_label_check=bool(self.label_check.ignore.value))
+                              suggest=suggest, shipped_start=init is not None and not continue_training,
+                              ignore_label_check=bool(self.label_check.ignore.value))
         except ValueError as err:
             self._error(self._action(pairs), err, words)
             return False

@@ -6,6 +6,7 @@ Ctrl-C stops after the current step and keeps the best model; a second Ctrl-C ab
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import signal
 import sys
@@ -29,13 +30,13 @@ from napari_tiled_unet.errors import ImageFileError
 from napari_tiled_unet.image_io import read_image_and_calibration
 from napari_tiled_unet.inference import CHANNEL_LETTERS, check_axes
 from napari_tiled_unet.model_file import MODEL_SUFFIX, save_model
-from napari_tiled_unet.training.config import INSTANCE_HEADS, TASKS, TrainingConfig
+from napari_tiled_unet.training.config import INSTANCE_HEADS, SPARSE_OBJECTS, TASKS, TrainingConfig
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent, TrainingEvent
-from napari_tiled_unet.training.label_report import inspect_labels
+from napari_tiled_unet.training.label_report import LabelReport, inspect_labels
 from napari_tiled_unet.training.loop import TrainingFailed, train
 from napari_tiled_unet.training.selection import kept_epoch_text
 from napari_tiled_unet.training.sparse_instances import BACKGROUND_MODES
-from napari_tiled_unet.training.start import proposed_start
+from napari_tiled_unet.training.start import proposed_start, scribble_suggestion
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -52,9 +53,17 @@ def _class_names(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(pairs)
 
 
-def check_labels(pairs: Sequence[TrainingPair], config: TrainingConfig, ignore: bool, quiet: bool) -> None:
-    """Say what the labels look like; refuse (exit 2) contradictions with --task/--sparse unless ``ignore``."""
+def check_labels(pairs: Sequence[TrainingPair], config: TrainingConfig, ignore: bool, quiet: bool,
+                 suggestion: LabelReport | None = None) -> None:
+    """Say what the labels look like; refuse (exit 2) contradictions with --task/--sparse unless ``ignore``.
+
+    ``suggestion``: the report whose suggested task and sparse setting to say (a shipped model's view of
+    scribbles, see :func:`suggested_setting`), else the labels' own.
+    """
     report = inspect_labels([p.labels for p in pairs], config.task, config.sparse, images=[p.image for p in pairs])
+    if suggestion is not None:
+        report = dataclasses.replace(report, suggested_task=suggestion.suggested_task,
+                                     suggested_sparse=suggestion.suggested_sparse)
     if not quiet:
         print(f"labels: {report.summary()}", file=sys.stderr)
     for finding in report.findings:
@@ -66,25 +75,30 @@ def check_labels(pairs: Sequence[TrainingPair], config: TrainingConfig, ignore: 
 
 
 def suggested_setting(pairs: Sequence[TrainingPair], config: TrainingConfig, args: argparse.Namespace,
-                      ) -> TrainingConfig:
-    """The sparse setting the labels suggest, when neither ``--task``, ``--sparse`` nor ``--config`` chose.
+                      ) -> tuple[TrainingConfig, LabelReport | None]:
+    """The task and sparse setting the labels suggest when no flag chose them, and the report that suggests it.
 
-    As the Train widget's *Use suggestion*, for labels that are clearly sparse (painted objects, scribbles): a
-    few nuclei painted one by one train as sparse instances instead of as dense classes, with every unpainted
-    nucleus learnt as background (BBBC007's files without flags: held-out foreground IoU 0.0). Dense-looking
-    labels keep the defaults, and so do labels the suggestion itself would refuse.
+    Applies when neither ``--task``, ``--sparse`` nor ``--config`` is given. As the Train widget's *Use
+    suggestion*, for labels that are clearly sparse (painted objects, scribbles): a few nuclei painted one by one
+    train as sparse instances instead of as dense classes, with every unpainted nucleus learnt as background
+    (BBBC007's files without flags: held-out foreground IoU 0.0); scribbles through objects that a shipped
+    instance model finds train an instance model from it
+    (:func:`~napari_tiled_unet.training.start.scribble_suggestion`, unless ``--init`` names the model).
+    Dense-looking labels keep the defaults, and so do labels the suggestion itself would refuse.
     """
     if args.task is not None or args.sparse is not None or getattr(args, "config", None):
-        return config
+        return config, None
     labels, images = [p.labels for p in pairs], [p.image for p in pairs]
     report = inspect_labels(labels, images=images)
+    if args.init is None:
+        report = scribble_suggestion(report, labels, images, config)
     if not report.suggested_sparse or (report.suggested_task, report.suggested_sparse) == (config.task, config.sparse):
-        return config
+        return config, report
     # sparse labels need two values (background and a class, or two objects): one value is a mask, trained
     # densely as before
     if report.n_values < 2 or inspect_labels(labels, report.suggested_task, True, images=images).errors:
-        return config
-    return config.replace(task=report.suggested_task, sparse=report.suggested_sparse)
+        return config, None
+    return config.replace(task=report.suggested_task, sparse=report.suggested_sparse), report
 
 
 def _pooling(text: str) -> tuple[tuple[int, ...], ...]:
@@ -129,7 +143,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", choices=TASKS, default=None, help=f"default {defaults.task}")
     parser.add_argument("--sparse", action=argparse.BooleanOptionalAction, default=None,
                         help="sparse labels: 0 = not annotated, 1 = background, 2.. = classes (semantic) or objects "
-                        "each painted completely (instances)")
+                        "each painted completely or strokes through objects (instances)")
+    parser.add_argument("--sparse-objects", choices=SPARSE_OBJECTS, default=None,
+                        help="sparse instances: 'painted' (2.. are objects painted completely), 'strokes' (2 marks "
+                        "strokes drawn through objects, scribbles: the objects are those of the model training "
+                        "starts from, --init) or 'auto' (default: strokes when they look like strokes)")
     parser.add_argument("--sparse-background", choices=BACKGROUND_MODES, default=None,
                         help="sparse instances: 'painted' (1 is painted background), 'inferred' (no background was "
                         "painted: every value is an object and clear background is inferred) or 'auto' (default)")
@@ -307,8 +325,11 @@ def run(args: argparse.Namespace) -> int:
     voxel_size = checked_voxel_size(args.voxel_size)
     pairs = [read_pair(i, lab, args.channel_axis, voxel_size, args.axes, config.unet.dims)
              for i, lab in zip(args.images, args.labels)]
-    suggested = suggested_setting(pairs, config, args)
-    check_labels(pairs, suggested, args.ignore_label_check, args.quiet)
+    suggested, suggestion = suggested_setting(pairs, config, args)
+    check_labels(pairs, suggested, args.ignore_label_check, args.quiet, suggestion)
+    for finding in suggestion.findings if suggestion is not None and not args.quiet else ():
+        if finding.code.startswith("scribbles_"):
+            print(f"labels: {finding.message}", file=sys.stderr)
     if suggested != config and not args.quiet:
         print(f"training task {suggested.task}, {'sparse' if suggested.sparse else 'dense'} as the labels suggest "
               "(--task and --sparse / --no-sparse choose)", file=sys.stderr)

@@ -25,7 +25,8 @@ CONFIG_FLAGS = {"task": "task", "sparse": "sparse", "epochs": "epochs", "time_li
                 "steps_per_epoch": "steps_per_epoch", "patch_size": "patch_size", "batch_size": "batch_size",
                 "lr": "learning_rate", "fine_tune_lr": "fine_tune_learning_rate", "val_fraction": "val_fraction",
                 "seed": "seed", "device": "device",
-                "sparse_background": "sparse_background", "instance_head": "instance_head",
+                "sparse_objects": "sparse_objects", "sparse_background": "sparse_background",
+                "instance_head": "instance_head",
                 "class_names": "class_names", "anisotropy": "anisotropy"}
 #: Flags that set a UNetConfig field (flag destination -> field name).
 UNET_FLAGS = {"depth": "depth", "wf": "wf", "padding": "padding", "up_mode": "up_mode", "batch_norm": "batch_norm",

@@ -21,6 +21,7 @@ TASKS = ("semantic", "instances")
 LOSSES = ("ce", "ce+dice")
 SCHEDULES = ("cosine", "constant")
 INSTANCE_HEADS = ("distance", "classes")
+SPARSE_OBJECTS = ("auto", "painted", "strokes")
 DEFAULT_SCRIBBLE_EDGE_WEIGHT = 3.0
 
 
@@ -44,7 +45,14 @@ class TrainingConfig:
         ids); the net learns background / interior / boundary and prediction separates touching objects.
     sparse : bool
         Sparse annotation: 0 = not annotated (ignored by the loss), 1 = background. Semantic task: scribbles,
-        2.. = classes. Instances task: 2.. = objects, each painted completely with its own id.
+        2.. = classes. Instances task: 2.. = objects, each painted completely with its own id, or strokes through
+        objects (``sparse_objects``).
+    sparse_objects : {"auto", "painted", "strokes"}
+        Sparse instances only: "painted" reads 2.. as objects painted completely, one id each; "strokes" as strokes
+        drawn inside objects (scribbles through nuclei: 1 = background strokes, 2 = object strokes), whose
+        objects are those of the model training starts from (``init_model``; see
+        :mod:`~napari_tiled_unet.training.stroke_objects`); "auto": strokes when the labels look like scribbles
+        (:func:`~napari_tiled_unet.training.label_report.inspect_labels`), painted objects otherwise.
     sparse_background : {"auto", "painted", "inferred"}
         Sparse instances only: "painted" reads 1 as painted background; "inferred" reads every non-zero value
         as an object and infers the background (no background was painted; see
@@ -127,6 +135,7 @@ class TrainingConfig:
 
     task: Task = "semantic"
     sparse: bool = False
+    sparse_objects: str = "auto"
     sparse_background: str = "auto"
     unet: UNetConfig = field(default_factory=_default_unet)
     patch_size: int = 220
@@ -159,6 +168,9 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is unknown: use 'semantic' or 'instances'")
+        if self.sparse_objects not in SPARSE_OBJECTS:
+            raise ValueError(f"sparse_objects={self.sparse_objects!r} is unknown: use one of "
+                             f"{', '.join(SPARSE_OBJECTS)}")
         if self.sparse_background not in BACKGROUND_MODES:
             raise ValueError(f"sparse_background={self.sparse_background!r} is unknown: use one of "
                              f"{', '.join(BACKGROUND_MODES)}")

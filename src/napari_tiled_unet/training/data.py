@@ -28,6 +28,7 @@ from napari_tiled_unet.tiling import smallest_tile_for_step
 from napari_tiled_unet.training.augment import AugmentationConfig, augment
 from napari_tiled_unet.training.config import TrainingConfig
 from napari_tiled_unet.training.labels import (
+    ANY_OBJECT,
     IGNORE,
     LabelEncoding,
     as_integer_labels,
@@ -46,6 +47,12 @@ from napari_tiled_unet.training.start_model_objects import (
     START_OBJECT_WEIGHT,
     StartObjects,
     with_start_objects,
+)
+from napari_tiled_unet.training.stroke_objects import (
+    OBJECT_STROKES_INSIDE,
+    objects_from_strokes,
+    objects_mode,
+    stroke_fit,
 )
 from napari_tiled_unet.training.targets import border_weight_map, centre_distance
 
@@ -233,18 +240,29 @@ def prepare_training_data(
     pairs = pairs_for_model(images, labels, config.unet.dims, normalization)
     notes: list[str] = []
     added: list[np.ndarray | None] = [None] * len(pairs)
+    loose: list[np.ndarray | None] = [None] * len(pairs)
+    strokes = False
     if config.task == "instances" and config.sparse:
+        start_ids = None  # the start model's objects, predicted once where they are needed
+        strokes, reason = objects_mode(config.sparse_objects, [lab for _, lab in pairs])
+        if strokes:
+            start_ids = None if start_objects is None else [start_objects(image) for image, _ in pairs]
+            pairs, loose, note = _objects_from_strokes(pairs, start_ids, reason)
+            notes.append(note)
+            config = config.replace(sparse_background="painted" if any(
+                np.any(lab == PAINTED_BACKGROUND) for _, lab in pairs) else "inferred")
         pairs, mode, note = _painted_convention(pairs, config)
         notes.append(note)
         if start_objects is not None and mode == "inferred":
-            pairs, added, note = _with_start_objects(pairs, start_objects)
+            start_ids = start_ids or [start_objects(image) for image, _ in pairs]
+            pairs, added, note = _with_start_objects(pairs, start_ids)
             notes.append(note)
     regression = ("centre distance",) if config.task == "instances" and config.instance_head == "distance" else ()
     encoding = label_encoding([lab for _, lab in pairs], config.task, config.sparse, dict(config.class_names),
                               regression)
     spacing = anisotropic_spacing(config.voxel_size, config.unet.dims)
-    prepared = [_prepare_image(i, image, lab, encoding, config, spacing, extra)
-                for i, ((image, lab), extra) in enumerate(zip(pairs, added, strict=True))]
+    prepared = [_prepare_image(i, image, lab, encoding, config, spacing, extra, unknown_outline, scored=not strokes)
+                for i, ((image, lab), extra, unknown_outline) in enumerate(zip(pairs, added, loose, strict=True))]
     return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes),
                         spacing=spacing)
 
@@ -270,10 +288,38 @@ def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: Trai
     return converted, mode, note
 
 
-def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_objects: StartObjects,
+def _objects_from_strokes(pairs: list[tuple[np.ndarray, np.ndarray]], start_ids: list[np.ndarray] | None,
+                          reason: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray | None], str]:
+    """Scribbles as the start model's objects they confirm, if it fits them (see :mod:`.stroke_objects`).
+
+    Returns the pairs in the painted convention, the object-stroke pixels taught without outline, and a note.
+    """
+    if start_ids is None:
+        raise ValueError(f"{reason}: strokes teach an instance model only when training starts from one that "
+                         "already separates objects; start from builtin:nuclei or your own instance model "
+                         "(--init), or learn classes from the scribbles with task='semantic' (--task semantic)")
+    fit = stroke_fit(start_ids, [lab for _, lab in pairs])
+    if not fit.fits:
+        raise ValueError(f"{reason}, but {fit.in_words()} (at least {OBJECT_STROKES_INSIDE:.0%} needed): they do "
+                         "not mark its objects; learn classes from the scribbles with task='semantic' (--task "
+                         "semantic), or paint whole objects")
+    results = [objects_from_strokes(lab, ids) for (_, lab), ids in zip(pairs, start_ids, strict=True)]
+    confirmed, crossed = sum(r.confirmed for r in results), sum(r.crossed for r in results)
+    note = (f"object strokes: {fit.in_words()}; the {confirmed} objects of it that object strokes pass through "
+            "are learnt with its outlines")
+    if crossed:
+        note += f", {crossed} crossed by a background stroke too {'is' if crossed == 1 else 'are'} left out"
+    loose = sum(int(r.loose.sum()) for r in results) / max(sum(int((lab >= 2).sum()) for _, lab in pairs), 1)
+    if loose > 0.005:
+        note += f"; the {loose:.0%} of the object strokes outside them are learnt as objects of unknown outline"
+    return ([(image, r.labels) for (image, _), r in zip(pairs, results, strict=True)],
+            [r.loose if r.loose.any() else None for r in results], note)
+
+
+def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_ids: list[np.ndarray],
                         ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray | None], str]:
     """The start model's objects added where nothing is painted, if it finds enough of the painted objects."""
-    results = [with_start_objects(lab, start_objects(image)) for image, lab in pairs]
+    results = [with_start_objects(lab, ids) for (_, lab), ids in zip(pairs, start_ids, strict=True)]
     found, painted = sum(r.painted_found for r in results), sum(r.painted for r in results)
     n_added, n_doubt = sum(r.objects_added for r in results), sum(r.objects_in_doubt for r in results)
     note = f"the model to start from finds {found} of the {painted} painted objects: "
@@ -290,10 +336,20 @@ def _with_start_objects(pairs: list[tuple[np.ndarray, np.ndarray]], start_object
 
 def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEncoding,
                    config: TrainingConfig, spacing: tuple[float, ...] | None,
-                   added: np.ndarray | None = None) -> TrainingImage:
+                   added: np.ndarray | None = None, loose: np.ndarray | None = None,
+                   scored: bool = True) -> TrainingImage:
+    """One image's targets, weights and validation block.
+
+    ``added``: pixels of the start model's objects added as weak labels; ``loose``: pixels known to lie in an
+    object whose outline nobody drew (:data:`~napari_tiled_unet.training.labels.ANY_OBJECT`); ``scored``:
+    whether the held-back objects are scored (False where their outlines are a model's, not a person's).
+    """
     targets = class_targets(lab, encoding, config.task, config.sparse, config.boundary_width)
     objects = separate_pieces(instance_ids(lab, config.sparse)) if config.task == "instances" else lab
     weights = _weights(objects, targets, config, spacing)
+    if loose is not None:
+        targets[loose] = ANY_OBJECT
+        weights = np.where(loose, 1.0, weights).astype(np.float32)
     distance = centre_distance(objects, sampling=spacing) if encoding.regression else None
     val_source, val_objects = targets, objects
     if added is not None:
@@ -314,7 +370,7 @@ def _prepare_image(i: int, image: np.ndarray, lab: np.ndarray, encoding: LabelEn
                 f"image {i} has too few annotated pixels for a {config.val_fraction:.0%} validation split "
                 f"({int((val_targets != IGNORE).sum())} held back): paint more, or set the validation fraction to 0"
             )
-        val_instances = val_objects[block].copy() if config.task == "instances" else None
+        val_instances = val_objects[block].copy() if config.task == "instances" and scored else None
         targets = targets.copy()
         targets[block] = IGNORE
     points = np.flatnonzero(targets != IGNORE)

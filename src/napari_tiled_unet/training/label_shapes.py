@@ -120,3 +120,24 @@ def _elongation(piece: np.ndarray, pixels: float) -> float:
     radius = float(ndi.distance_transform_edt(np.pad(piece, 1)).max())
     disk = np.pi * radius**2
     return pixels / disk if disk else float("inf")
+
+
+def piece_elongations(labels: np.ndarray, first_value: int = 2) -> np.ndarray:
+    """The elongation (see :class:`ValueShape`) of every connected piece of every value from ``first_value`` on.
+
+    Computed on :func:`sample_for_shapes` of ``labels`` (2D; a stack's planes one by one). Objects painted
+    completely measure 1.1-2.2 (people's BBBC007 and blobs annotations, simulated painting of four images),
+    strokes drawn through them 3-9 and background strokes 16-79.
+    """
+    sample = sample_for_shapes(labels)
+    planes = sample.reshape(-1, *sample.shape[-2:]) if sample.ndim > 2 else sample[None]
+    result = []
+    for plane in planes:
+        for value in np.unique(plane[plane >= first_value])[:MAX_VALUES]:
+            mask = np.pad(plane == value, 1)
+            pieces, count = ndi.label(mask)
+            index = np.arange(1, count + 1)
+            radius = ndi.maximum(ndi.distance_transform_edt(mask), pieces, index)
+            pixels = ndi.sum_labels(mask, pieces, index)
+            result.append(pixels / (np.pi * np.asarray(radius) ** 2))
+    return np.concatenate(result) if result else np.zeros(0)

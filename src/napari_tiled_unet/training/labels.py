@@ -20,7 +20,16 @@ import numpy as np
 from napari_tiled_unet.training.targets import instance_targets
 
 IGNORE = -1
+ANY_OBJECT = -2
+"""Instance target of a pixel known to lie in an object whose outline nobody drew (an object stroke where the start
+model finds no object, see :mod:`~napari_tiled_unet.training.stroke_objects`): the loss only says "not background"
+there (interior or boundary, whichever the network prefers) and the centre distance is not taught."""
 INSTANCE_CLASSES = ("background", "interior", "boundary")
+
+
+def is_object(targets: np.ndarray) -> np.ndarray:
+    """Pixels whose target is a class other than background, or :data:`ANY_OBJECT`."""
+    return (targets > 0) | (targets == ANY_OBJECT)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from napari_tiled_unet.training.labels import IGNORE
+from napari_tiled_unet.training.labels import ANY_OBJECT, IGNORE
 
 
 def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean of ``weight * CE`` over annotated pixels (targets == -1 are ignored).
+
+    A pixel whose target is :data:`~napari_tiled_unet.training.labels.ANY_OBJECT` is some object class, not
+    which: its term is ``-log(1 - p(background))``, the cross-entropy of the classes after 0 merged.
 
     Parameters
     ----------
     logits : torch.Tensor
         ``(N, K, *spatial)``.
     targets : torch.Tensor
-        ``(N, *spatial)`` int64 class indices, -1 where not annotated.
+        ``(N, *spatial)`` int64 class indices, -1 where not annotated, -2 for "any class but 0".
     weights : torch.Tensor
         ``(N, *spatial)`` float pixel weights.
 
@@ -28,17 +31,22 @@ def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights:
     annotated = targets != IGNORE
     if not bool(annotated.any()):
         return logits.sum() * 0.0
-    per_pixel = F.cross_entropy(logits.float(), targets.clamp(min=0), reduction="none")
+    logits = logits.float()
+    per_pixel = F.cross_entropy(logits, targets.clamp(min=0), reduction="none")
+    loose = targets == ANY_OBJECT
+    if bool(loose.any()):
+        log_probs = torch.log_softmax(logits, dim=1)
+        per_pixel = torch.where(loose, -torch.logsumexp(log_probs[:, 1:], dim=1), per_pixel)
     weights = weights * annotated
     return (per_pixel * weights).sum() / weights.sum().clamp(min=1e-6)
 
 
 def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """1 - mean soft Dice over the non-background classes (class 0 is background), annotated pixels only."""
+    """1 - mean soft Dice over the non-background classes (class 0 is background), pixels of a known class only."""
     n_classes = logits.shape[1]
     if n_classes < 2:
         return logits.sum() * 0.0
-    annotated = (targets != IGNORE).unsqueeze(1)
+    annotated = (targets >= 0).unsqueeze(1)
     probs = torch.softmax(logits.float(), dim=1) * annotated
     onehot = F.one_hot(targets.clamp(min=0), n_classes).movedim(-1, 1).float() * annotated
     axes = (0,) + tuple(range(2, logits.ndim))
@@ -48,19 +56,20 @@ def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor, eps: float = 1.0
 
 
 def distance_loss(logits: torch.Tensor, targets: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy between ``sigmoid(logits)`` and the centre distance, over annotated pixels.
+    """Binary cross-entropy between ``sigmoid(logits)`` and the centre distance, over pixels of a known class.
 
     Parameters
     ----------
     logits : torch.Tensor
         ``(N, *spatial)`` distance-channel logits.
     targets : torch.Tensor
-        ``(N, *spatial)`` class targets (only used for the annotated mask, -1 = not annotated).
+        ``(N, *spatial)`` class targets (only used for the mask: -1 not annotated, -2 an object without outline,
+        whose distance is unknown).
     distance : torch.Tensor
         ``(N, *spatial)`` target in [0, 1].
 
     """
-    annotated = (targets != IGNORE).float()
+    annotated = (targets >= 0).float()
     per_pixel = F.binary_cross_entropy_with_logits(logits.float(), distance.float(), reduction="none")
     return (per_pixel * annotated).sum() / annotated.sum().clamp(min=1.0)
 

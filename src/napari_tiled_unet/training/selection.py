@@ -39,6 +39,8 @@ def selection_rule(rule: str, task: str, has_validation: bool, validation_object
     """
     if not has_validation:
         return "final", "no validation block"
+    if task == "instances" and validation_objects == 0:
+        return "final", "the validation holds no object outlined by hand: nothing to score"
     if task == "instances" and validation_objects < MIN_VALIDATION_OBJECTS:
         return "final", (f"the validation holds {validation_objects} objects (fewer than "
                          f"{MIN_VALIDATION_OBJECTS}): too few to tell epochs apart")

@@ -41,9 +41,10 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from napari_tiled_unet.instance_output import instances_of, is_instance_model
+from napari_tiled_unet.inference import predict_image
+from napari_tiled_unet.instance_output import is_instance_model
 from napari_tiled_unet.model import UNet
-from napari_tiled_unet.predict import predict_tiled
+from napari_tiled_unet.normalization import ImageNormalizer
 from napari_tiled_unet.training.metrics import match_instances
 from napari_tiled_unet.training.sparse_instances import INFER_MARGIN, PAINTED_BACKGROUND
 
@@ -58,17 +59,22 @@ StartObjects = Callable[[np.ndarray], np.ndarray]
 """``(C, *spatial)`` normalised image -> ``(*spatial)`` object ids of the start model."""
 
 
-def start_objects_of(net: UNet, device: torch.device | str = "cpu") -> StartObjects | None:
+def start_objects_of(net: UNet, device: torch.device | str = "cpu", tta: bool | None = None) -> StartObjects | None:
     """A function giving the start model's objects on a normalised image, or None for a semantic model.
 
-    A copy of ``net`` predicts on ``device`` (the model given is left as it is).
+    The objects are those the model gives a user (:func:`~napari_tiled_unet.inference.predict_image` with the
+    model's own defaults: test-time augmentation, unless ``tta`` says otherwise, and shrinking of large objects
+    where its file recommends them). A copy of ``net`` predicts on ``device`` (the model given is left as it is).
     """
     if not is_instance_model(net):
         return None
     model = copy.deepcopy(net).to(device).eval()
+    axes = "C" + "ZYX"[-model.config.dims:]
 
     def objects(image: np.ndarray) -> np.ndarray:
-        return instances_of(model, predict_tiled(model, image))
+        unchanged = ImageNormalizer((0.0,) * image.shape[0], (1.0,) * image.shape[0])  # already normalised
+        ids, _ = predict_image(model, image, axes=axes, output="instances", normalizer=unchanged, tta=tta)
+        return np.asarray(ids)
 
     return objects
 

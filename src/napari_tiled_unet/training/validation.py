@@ -19,7 +19,7 @@ from napari_tiled_unet.postprocess import InstanceSettings
 from napari_tiled_unet.predict import predict_tiled
 from napari_tiled_unet.tiling import tile_contexts
 from napari_tiled_unet.training.data import TrainingData, TrainingImage
-from napari_tiled_unet.training.labels import IGNORE
+from napari_tiled_unet.training.labels import IGNORE, is_object
 from napari_tiled_unet.training.losses import weighted_cross_entropy
 from napari_tiled_unet.training.metrics import foreground_iou
 from napari_tiled_unet.training.threshold_tuning import InstanceBlock, tune_instance_settings
@@ -101,7 +101,7 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False,
         losses.append(float(loss) * n)
         weights.append(n)
         classes = np.argmax(logits[:n_classes], axis=0)
-        ious.append(foreground_iou(classes > 0, targets > 0, ignore=~annotated) * n)
+        ious.append(foreground_iou(classes > 0, is_object(targets), ignore=~annotated) * n)
         if task == "instances" and item.val_instances is not None:
             probs = softmax(np.array(logits[:n_classes], copy=True))
             distance = sigmoid(logits[n_classes]) if logits.shape[0] > n_classes else None
@@ -119,14 +119,16 @@ def validate(net: UNet, data: TrainingData, task: str, fine: bool = False,
 
 
 def score_of(task: str, sparse: bool, val_loss: float | None, metrics: dict[str, float], train_loss: float) -> float:
-    """Higher is better: instance F1 (instances), minus the held-out loss (scribbles), foreground IoU (dense).
+    """Higher is better: instance F1 (held-out objects), minus the held-out loss (scribbles), foreground IoU (dense).
+
+    Object strokes for an instance model hold out no outlined object and are scored like scribbles.
 
     Scribbles hold out only scribble pixels, which a model classifies perfectly within a few epochs (IoU 1.0
     from epoch 3 on real images), so their loss, which keeps measuring how confident the model is, decides.
     """
     if val_loss is None:
         return -train_loss
-    if task == "instances":
+    if task == "instances" and "instance_f1" in metrics:
         return metrics["instance_f1"] + 1e-3 * metrics["foreground_iou"]
     if sparse:
         return -val_loss
