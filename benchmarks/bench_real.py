@@ -19,7 +19,10 @@ Cases (``--only`` takes a name or a prefix such as ``standin``):
   held-out parts of the sample, the stand-in and U2OS (these two also without TTA and with ``rescale="off"``);
   ``builtin-blobs-a``/``-d``, ``builtin-standin-a``/``-b``/``-d`` and ``builtin-u2os-a``/``-b``/``-d``:
   habits (a), (b) and (d) fine-tuned from it for the same budget (compare with the cases without the prefix, trained
-  from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it.
+  from scratch); ``builtin-bbbc007``: the ``bbbc007`` case fine-tuned from it;
+  ``builtin-blobs-fix0``/``-fix10``/``-fixall`` (and ``standin``, ``u2os``): the corrections loop, its prediction
+  of the annotated half made editable, 0, 10 or all of its mistakes (at random) fixed as a person would
+  (``annotation_habits.corrected_prediction``), then fine-tuned.
 
 Per case: F1 at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, foreground IoU, predicted / true object counts,
 training steps and seconds. Sparse instances (habits b and d, BBBC007) train with
@@ -44,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from annotation_habits import HABITS, check_annotation, overlay, simulate
+from annotation_habits import HABITS, check_annotation, corrected_prediction, overlay, simulate
 from real_data import annotated_images, bbbc007, maize
 
 from napari_tiled_unet.builtin_models import builtin_model_names, resolve_model
@@ -52,6 +55,7 @@ from napari_tiled_unet.inference import predict_image
 from napari_tiled_unet.model_file import load_model
 from napari_tiled_unet.synthetic import StyleRanges
 from napari_tiled_unet.training.config import TrainingConfig
+from napari_tiled_unet.training.corrections import annotation_from_prediction, annotation_settings
 from napari_tiled_unet.training.loop import train
 from napari_tiled_unet.training.metrics import average_precision, foreground_iou, match_instances
 
@@ -67,9 +71,13 @@ def sparse_instances_unsupported() -> str | None:
     return None
 
 
-def config_for(habit: str, time_limit: float, seed: int) -> TrainingConfig:
+def config_for(habit: str, time_limit: float, seed: int, init: str | None = None) -> TrainingConfig:
+    """The settings of a habit: scribbles train classes, or an instance model from strokes with a model to start
+    from (the objects its strokes pass through, see ``training.stroke_objects``)."""
     task, sparse = {"a": ("instances", False), "b": ("instances", True), "c": ("semantic", True),
                     "d": ("instances", True)}[habit]
+    if habit == "c" and init is not None:
+        task = "instances"
     return TrainingConfig(task=task, sparse=sparse, time_limit=time_limit, seed=seed)
 
 
@@ -78,7 +86,7 @@ def trained(images, labels, config: TrainingConfig, init: str | None = None) -> 
     net = train(images, labels, config, init_model=None if init is None else resolve_model(init))
     summary = net.metadata["training"]
     return net, {"steps": summary["steps"], "train_seconds": round(time.perf_counter() - start, 1),
-                 "best_epoch": summary["best_epoch"], "epochs": summary["epochs"]}
+                 "best_epoch": summary["best_epoch"], "epochs": summary["epochs"], "notes": summary["notes"]}
 
 
 def instance_scores(predicted: np.ndarray, truth: np.ndarray) -> Result:
@@ -103,12 +111,34 @@ def habit_case(name: str, habit: str, overlays: Path | None,
         if config_needs_sparse_instances(habit) and (reason := sparse_instances_unsupported()):
             return {"status": "not run", "reason": reason}
         item = annotated_images_cached()[name]
-        config = config_for(habit, time_limit, seed)
+        config = config_for(habit, time_limit, seed, init)
         annotation = simulate(habit, item.train_labels, item.train_region, seed=seed + 1)
         facts = check_annotation(habit, annotation, item.train_labels, item.train_region)
         if overlays is not None:
             save_overlay(overlays / f"{name}-{habit}_seed{seed}.png", overlay(item.train_image, annotation, habit))
         net, run_facts = trained(item.train_image[item.train_slice], annotation[item.train_slice], config, init)
+        predicted, _ = predict_image(net, item.test_image, output="instances")
+        scores = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])
+        return {**scores, **run_facts, **facts, "scored_on": item.description}
+
+    return run
+
+
+def correction_case(name: str, n_fixes: int | None) -> Callable[[float, int], Result]:
+    """Predict the annotated half with builtin:nuclei, fix ``n_fixes`` of its mistakes (None: all), fine-tune,
+    score."""
+    def run(time_limit: float, seed: int) -> Result:
+        if "nuclei" not in builtin_model_names():
+            return {"status": "not run", "reason": "this installation ships no builtin:nuclei model"}
+        item = annotated_images_cached()[name]
+        start_model = load_model(resolve_model("builtin:nuclei"))
+        prediction, _ = predict_image(start_model, item.train_image, output="instances")
+        editable = annotation_from_prediction(start_model, prediction, "instances")
+        annotation, facts = corrected_prediction(editable, item.train_labels, item.train_region, n_fixes,
+                                                 seed=seed + 1)
+        config = TrainingConfig(**annotation_settings(start_model), time_limit=time_limit, seed=seed)
+        net, run_facts = trained(item.train_image[item.train_slice], annotation[item.train_slice], config,
+                                 "builtin:nuclei")
         predicted, _ = predict_image(net, item.test_image, output="instances")
         scores = instance_scores(predicted[item.test_slice], item.test_labels[item.test_slice])
         return {**scores, **run_facts, **facts, "scored_on": item.description}
@@ -222,11 +252,17 @@ def all_cases(overlays: Path | None) -> dict[str, tuple[str, Callable[[float, in
     cases["builtin-zeroshot"] = ("the shipped builtin:nuclei model, no training", builtin_zeroshot_case)
     cases["builtin-bbbc007"] = ("bbbc007 as above, fine-tuned from builtin:nuclei",
                                 lambda time_limit, seed: bbbc007_case(time_limit, seed, init="builtin:nuclei"))
-    fine_tuned = (("blobs", "a"), ("blobs", "d"), ("standin", "a"), ("standin", "b"), ("standin", "d"),
-                  ("u2os", "a"), ("u2os", "b"), ("u2os", "d"))
+    fine_tuned = (("blobs", "a"), ("blobs", "c"), ("blobs", "d"), ("standin", "a"), ("standin", "b"),
+                  ("standin", "c"), ("standin", "d"), ("u2os", "a"), ("u2os", "b"), ("u2os", "c"), ("u2os", "d"))
     for name, habit in fine_tuned:
         cases[f"builtin-{name}-{habit}"] = (f"{name}: {HABITS[habit][0]}, fine-tuned from builtin:nuclei",
                                             habit_case(name, habit, overlays, init="builtin:nuclei"))
+    for name in ("blobs", "standin", "u2os"):
+        for n_fixes in (0, 10, None):
+            count = "all" if n_fixes is None else str(n_fixes)
+            cases[f"builtin-{name}-fix{count}"] = (
+                f"{name}: builtin:nuclei's prediction of the annotated half, {count} of its mistakes fixed, "
+                "fine-tuned from it", correction_case(name, n_fixes))
     return cases
 
 

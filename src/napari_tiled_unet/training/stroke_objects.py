@@ -2,9 +2,10 @@
 
 People scribble: a stroke through some of the nuclei (2), strokes in the background (1), nothing else. A semantic
 model learns that well but cannot separate touching nuclei (dense stand-in for real nuclei, 120 s: held-out F1
-0.51-0.57 with clumps split by shape). Fine-tuned from a model that separates objects (``builtin:nuclei``), the
-strokes instead say which of its objects are right and where it is wrong, and its outlines, boundaries and
-centre distance do the rest (same data: F1 0.88, foreground IoU 0.955 against 0.90). Before fine-tuning, the start
+0.44-0.57 with clumps split by shape, foreground IoU 0.87-0.90). Fine-tuned from a model that separates objects
+(``builtin:nuclei``), the strokes instead say which of its objects are right and where it is wrong, and its
+outlines, boundaries and centre distance do the rest (same data, three runs: F1 0.89-0.91, foreground IoU 0.96;
+``benchmarks/bench_real.py --only builtin-standin-c``). Before fine-tuning, the start
 model predicts the training images once (as it predicts for a user, test-time augmentation and shrinking of large
 objects included), and:
 
