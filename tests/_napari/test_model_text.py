@@ -18,6 +18,22 @@ def test_metrics_are_named_for_what_they_measure():
     assert metrics_in_words({}, sparse=False) == "" and held_out_words(False) == "held-out region"
     assert (metrics_in_words({"instance_f1": 0.5}, sparse=True, task="instances")
             == "held-out painted objects: instance F1 0.500")
+    assert (metrics_in_words({"foreground_iou": 0.9}, sparse=True, task="instances", strokes=True)
+            == "held-out scribbles: foreground IoU 0.900")  # an instance model learnt from scribbles
+
+
+def test_an_instance_model_from_scribbles_says_so(instance_model):
+    import copy
+
+    from napari_tiled_unet._napari.model_text import describe_model
+
+    net = copy.deepcopy(instance_model)
+    net.metadata = {**net.metadata, "sparse": True,
+                    "training": {**net.metadata["training"], "objects_from_strokes": True,
+                                 "best_metrics": {"foreground_iou": 0.93}}}
+    text = describe_model(net)
+    assert "task: instances, from scribbles (its start model's objects the strokes pass through)" in text
+    assert "held-out scribbles: foreground IoU 0.930" in text
 
 
 def test_training_events_in_words():

@@ -231,3 +231,19 @@ def test_a_plane_preview_of_a_steep_stack_is_flattened_like_the_whole_stack(view
         preview = np.array(widget.result_layer.data)[1]
         assert "background flattened" in widget.status.value, widget.status.value
         assert preview.max() == 16 and match_instances(preview, whole[1], 0.99)["f1"] == 1.0
+
+
+def test_an_instance_model_proposes_instances_until_the_output_is_picked_by_hand(viewer, instance_model, tiny_model,
+                                                                                 clean_registry):
+    clean_registry.add(tiny_model, name="classes")
+    clean_registry.add(instance_model, name="objects")
+    widget = PredictWidget(viewer)
+    widget.model.value = "objects"
+    assert widget.output.value == "instances"
+    widget.model.value = "classes"
+    assert widget.output.value == "labels"
+    widget.output.value = "probabilities"  # by hand: kept while the model stays
+    widget.image_layer.value = widget.image_layer.value
+    assert widget.output.value == "probabilities"
+    widget.model.value = "objects"  # another model: proposed again
+    assert widget.output.value == "instances"

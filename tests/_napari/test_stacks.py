@@ -119,6 +119,7 @@ def test_test_time_augmentation(widget, viewer, qtbot, notes, sample):
     widget.image_layer.value = viewer.layers["crop"]
     assert not widget.tta.value and "8x" in widget.tta.text
     widget.tta.value = True
+    assert widget.output.value == "instances"  # proposed for an instance model
     predict(widget, qtbot, notes)
-    assert viewer.layers["crop [labels]"].data.shape == (100, 120)
+    assert viewer.layers["crop [instances]"].data.shape == (100, 120)
     assert "test-time augmentation" in widget.status.value

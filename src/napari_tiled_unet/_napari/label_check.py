@@ -61,7 +61,7 @@ def check_labels(labels: Sequence[np.ndarray], images: Sequence[np.ndarray] | No
     report = inspect_labels(labels, task, sparse, images=images)
     said = tuple(f for f in first.findings if f.code.startswith("scribbles_"))
     report = dataclasses.replace(report, suggested_task=first.suggested_task, suggested_sparse=first.suggested_sparse,
-                                 findings=(*report.findings, *said))
+                                 findings=(*said, *report.findings))  # what decides the suggestion first
     return Checked(report, task, sparse)
 
 

@@ -19,14 +19,18 @@ def metric_name(key: str) -> str:
     return METRIC_NAMES.get(key, key.replace("_", " "))
 
 
-def held_out_words(sparse: bool, task: str = "semantic") -> str:
-    """What validation measures on: held-out scribbles, held-out painted objects, or a held-out region."""
+def held_out_words(sparse: bool, task: str = "semantic", strokes: bool = False) -> str:
+    """What validation measures on: held-out scribbles, held-out painted objects, or a held-out region.
+
+    ``strokes``: an instance model learnt from scribbles (object strokes), whose held-out part is scribbles too.
+    """
     if not sparse:
         return "held-out region"
-    return "held-out painted objects" if task == "instances" else "held-out scribbles"
+    return "held-out painted objects" if task == "instances" and not strokes else "held-out scribbles"
 
 
-def metrics_in_words(metrics: Mapping[str, float], sparse: bool, task: str = "semantic") -> str:
+def metrics_in_words(metrics: Mapping[str, float], sparse: bool, task: str = "semantic",
+                     strokes: bool = False) -> str:
     """``"held-out region: instance F1 0.910, foreground IoU 0.880"``; empty without metrics.
 
     Parameters
@@ -38,6 +42,8 @@ def metrics_in_words(metrics: Mapping[str, float], sparse: bool, task: str = "se
         The model was trained on sparse labels (validation then scores the held-out annotated pixels only).
     task : str
         "semantic" (sparse: scribbles) or "instances" (sparse: a few objects painted completely).
+    strokes : bool
+        An instance model learnt from scribbles (see :func:`held_out_words`).
 
     Returns
     -------
@@ -49,7 +55,7 @@ def metrics_in_words(metrics: Mapping[str, float], sparse: bool, task: str = "se
         return ""
     order = sorted(metrics, key=lambda k: (k != "instance_f1", k))
     values = ", ".join(f"{metric_name(k)} {float(metrics[k]):.3f}" for k in order)
-    return f"{held_out_words(sparse, task)}: {values}"
+    return f"{held_out_words(sparse, task, strokes)}: {values}"
 
 
 def _training_line(meta: Mapping[str, Any]) -> str | None:
@@ -59,7 +65,8 @@ def _training_line(meta: Mapping[str, Any]) -> str | None:
     seconds = training.get("seconds")
     time = f" in {float(seconds):.0f} s" if isinstance(seconds, (int, float)) else ""
     line = f"trained {training.get('steps', '?')} steps{time}"
-    scores = metrics_in_words(training.get("best_metrics") or {}, bool(meta.get("sparse")), str(meta.get("task")))
+    scores = metrics_in_words(training.get("best_metrics") or {}, bool(meta.get("sparse")), str(meta.get("task")),
+                              bool(training.get("objects_from_strokes")))
     if scores:
         return f"{line}; {scores}"
     val_fraction = (training.get("config") or {}).get("val_fraction")
@@ -82,7 +89,9 @@ def describe_model(net: UNet) -> str:
     """
     config, meta = net.config, net.metadata
     task = meta.get("task") or "unknown"
-    if meta.get("sparse"):
+    if meta.get("sparse") and (meta.get("training") or {}).get("objects_from_strokes"):
+        source = ", from scribbles (its start model's objects the strokes pass through)"
+    elif meta.get("sparse"):
         source = ", from painted objects (sparse)" if task == "instances" else ", from scribbles"
     else:
         source = ", from masks" if task == "instances" else ""

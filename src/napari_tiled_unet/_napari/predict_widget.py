@@ -12,6 +12,7 @@ from napari_tiled_unet.axes import loop_letters
 from napari_tiled_unet.devices import device_of, resolve_device
 from napari_tiled_unet.errors import ModelFileError
 from napari_tiled_unet.inference import OUTPUT_KINDS
+from napari_tiled_unet.instance_output import is_instance_model
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.object_scale import largest_radius
 from napari_tiled_unet.predict import plan_tiles
@@ -114,6 +115,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
                                 "that smooth background is subtracted before predicting (a stack: every plane or "
                                 "none, also for the current plane only)")
         self._tta_by_hand = False
+        self._output_by_hand = False
         self._proposing = False
         self.objects = ObjectSettings()
         self.correct_button = PushButton(text="Make annotation for corrections",
@@ -184,6 +186,7 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
         self.model.changed.connect(self._model_changed)
         self.image_layer.changed.connect(self._image_changed)
         self.tta.changed.connect(self._tta_set_by_hand)
+        self.output.changed.connect(self._output_set_by_hand)
         for widget in (self.auto_tile, self.tile_size, self.device, self.output, self.channels.mode,
                        self.channels.layers):
             widget.changed.connect(self._update_info)
@@ -255,12 +258,31 @@ class PredictWidget(PredictRunning, CorrectionActions, ExportActions, Container)
             self._model_seen = self.model.value
             self.channels.set_by_hand = False
             self._tta_by_hand = False
+            self._output_by_hand = False
             self.sections["objects"].setVisible(self.objects.show_model(net))
             self.rescale.visible = largest_radius(net) is not None
             self.flatten.visible = net is not None and background_limit_of(net.metadata) is not None
         self._propose_channels(net)
         self._propose_tta(net)
+        self._propose_output(net)
         self._update_info()
+
+    def _output_set_by_hand(self, *_: Any) -> None:
+        if not self._proposing:
+            self._output_by_hand = True
+
+    def _propose_output(self, net: UNet | None) -> None:
+        """Instances for an instance model (one id per object is what it is for), labels otherwise.
+
+        Left alone once the user has picked an output since the model was picked.
+        """
+        if self._output_by_hand or net is None:
+            return
+        self._proposing = True
+        try:
+            self.output.value = "instances" if is_instance_model(net) else "labels"
+        finally:
+            self._proposing = False
 
     def _image_changed(self, *_: Any) -> None:
         net = self.selected_model()

@@ -10,6 +10,7 @@ from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
 from napari_tiled_unet.model import UNet
 from napari_tiled_unet.training.events import EpochEvent, FinishedEvent, StepEvent
+from napari_tiled_unet.training.stroke_objects import objects_mode
 
 from .corrections_layer import corrections_info
 from .dock_layout import HELP_NAPARI, help_link, lay_out_dock, native_of, section
@@ -45,6 +46,7 @@ class TrainingRun:
     history: LossHistory
     step_offset: int = 0
     replaces: str | None = None  # the name of the model being continued
+    strokes: bool = False  # scribbles train an instance model: the held-out part is strokes too
 
 
 class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
@@ -227,6 +229,8 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
                 self.fields.apply_settings(config.task, config.sparse)
             names = ", ".join(labels for _image, labels in run.words.pairs)
             self.label_check.show(Checked(event.report, config.task, config.sparse), names)
+            run.strokes = config.task == "instances" and config.sparse and objects_mode(
+                config.sparse_objects, run.job.labels)[0]
         elif isinstance(event, StepEvent):
             self.plot.add_step(run.step_offset + event.step, event.loss)
             self.progress.value = round(1000 * event.progress)
@@ -234,10 +238,11 @@ class TrainWidget(TrainSetup, TrainChoices, ModelFileActions, Container):
         elif isinstance(event, EpochEvent):
             self.plot.add_epoch(run.step_offset + event.step, event.train_loss, event.val_loss, event.metrics)
             self.progress.value = round(1000 * event.progress)
-            set_status(self.status, epoch_text(event, run.job.config.sparse, run.job.config.task))
+            set_status(self.status, epoch_text(event, run.job.config.sparse, run.job.config.task, run.strokes))
         elif isinstance(event, FinishedEvent):
             config = run.job.config
-            set_status(self.status, finished_text(event.summary, event.cancelled, config.sparse, config.task))
+            set_status(self.status, finished_text(event.summary, event.cancelled, config.sparse, config.task,
+                                                  bool(event.summary.get("objects_from_strokes"))))
 
     def _register(self, net: UNet, run: TrainingRun) -> str:
         """Put a trained model into the session's registry (a continued model replaces itself)."""

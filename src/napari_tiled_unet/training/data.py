@@ -112,6 +112,8 @@ class TrainingData:
     in_channels: int
     notes: tuple[str, ...] = ()
     spacing: tuple[float, ...] | None = None
+    objects_from_strokes: bool = False
+    """The objects are the start model's that object strokes confirmed (:mod:`.stroke_objects`)."""
 
     @property
     def has_validation(self) -> bool:
@@ -264,7 +266,7 @@ def prepare_training_data(
     prepared = [_prepare_image(i, image, lab, encoding, config, spacing, extra, unknown_outline, scored=not strokes)
                 for i, ((image, lab), extra, unknown_outline) in enumerate(zip(pairs, added, loose, strict=True))]
     return TrainingData(prepared, encoding, normalization, in_channels=pairs[0][0].shape[0], notes=tuple(notes),
-                        spacing=spacing)
+                        spacing=spacing, objects_from_strokes=strokes)
 
 
 def _painted_convention(pairs: list[tuple[np.ndarray, np.ndarray]], config: TrainingConfig,

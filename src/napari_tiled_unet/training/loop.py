@@ -361,6 +361,7 @@ class _Runner:
             "data_share": round(self.data_seconds / max(self.budget.elapsed, 1e-9), 4),
             "config": {**self.config.to_dict(), "unet": self.net.config.to_dict()},
             "notes": list(self.data.notes),
+            "objects_from_strokes": self.data.objects_from_strokes,
         }
 
     def _best_model(self, epochs: int, final: bool) -> UNet:
