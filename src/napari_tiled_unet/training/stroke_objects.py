@@ -21,7 +21,7 @@ The result is in the painted convention of :mod:`~napari_tiled_unet.training.spa
 2.. = objects), so the band just outside the objects and the flat far background are added as for painted
 objects. This is used only when the start model fits the strokes (:func:`stroke_fit`): at least
 :data:`OBJECT_STROKES_INSIDE` of the object strokes lie in its objects. On the maize section of the real-data
-set (two tissue types scribbled with 1 and 2, no nuclei) builtin:nuclei holds 73% of the 2-strokes: not a fit.
+set (two tissue types scribbled with 1 and 2, no nuclei) builtin:nuclei holds 73-75% of the 2-strokes: not a fit.
 """
 
 from __future__ import annotations
