@@ -38,6 +38,9 @@ def test_defaults_come_from_the_training_config(viewer, wait_checked):
     widget.start_from.value = ""  # a new model, by hand: the scribbles train classes
     wait_checked(widget)
     assert widget.task.value == "semantic" and widget.sparse.value
+    widget.start_from.value = "builtin:nuclei"  # by hand too: an instance model from it again
+    wait_checked(widget)
+    assert widget.task.value == "instances" and widget.training_config().task == "instances"
     widget.advanced.dims.value = 3
     assert widget.advanced.depth.value == 3 and widget.advanced.patch_size.value == 92
     widget.advanced.dims.value = 2

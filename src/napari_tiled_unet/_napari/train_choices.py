@@ -101,7 +101,8 @@ class TrainChoices:
         fields.check.request(labels, images if all(map(_fits, images, labels)) else None, fields.task.value,
                              bool(fields.sparse.value), suggest=not fields.settings_by_hand and corrections is None,
                              name=pair.labels.name, note=note, dims=int(self.advanced.dims.value),
-                             shipped_start=fields.has_builtins and not fields.start_by_hand)
+                             shipped_start=fields.has_builtins and (not fields.start_by_hand
+                                                                    or bool(fields.start_from.value)))
 
     def _checked(self, checked: Checked) -> None:
         """After a check: propose a built-in model for the kind of data it was trained on (2D nuclei...)."""
